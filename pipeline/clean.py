@@ -1,0 +1,119 @@
+"""Drop whole lines of page noise (counters, widgets, crumbs, bare dates) from an article's text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A line is noise only when one of these matches all of it (after stripping), so a sentence
+# that merely contains a number, a date or the word "Share" is never touched.
+
+# Scraped pages keep the "N visitors online" box; it is a statistic of the site, not the story.
+_VISITOR_COUNTER = re.compile(
+    r"""
+    \d[\d\s]*\s+
+    (?:visitors?|users?|readers?|guests?|посетител\w*|читател\w*|пользовател\w*
+      |відвідувач\w*|читач\w*|користувач\w*)
+    \s+(?:online|онлайн|on\s+(?:the\s+)?site|на\s+сайте|на\s+сайті)
+    |
+    (?:(?:now\s+)?online(?:\s+now)?|онлайн|(?:сейчас\s+|зараз\s+)?на\s+сайт[еі])
+    \s*:?\s*\d[\d\s]*
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+# A line with digits and no letter at all is a share/like/view count row ("1 379 10",
+# "👍 34  💬 5") or a bare time or numeric date ("00:49", "08.11.2024", "2024-11-08 14:05"):
+# it states nothing that another article could repeat.
+_NUMBERS_ONLY = re.compile(r"[\d\W_]*\d[\d\W_]*")
+
+_MONTH = r"""
+    (?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?
+      |sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?
+      |январ[яь]|феврал[яь]|марта?|апрел[яь]|ма[яй]|июн[яь]|июл[яь]|августа?
+      |сентябр[яь]|октябр[яь]|ноябр[яь]|декабр[яь]
+      |січ(?:ня|ень)|лют(?:ого|ий)|берез(?:ня|ень)|квіт(?:ня|ень)|трав(?:ня|ень)
+      |черв(?:ня|ень)|лип(?:ня|ень)|серп(?:ня|ень)|верес(?:ня|ень)|жовт(?:ня|ень)
+      |листопада?|груд(?:ня|ень))\.?
+"""
+
+# A publication date spelled with a month name ("8 ноября 2024, 14:05", "November 8, 2024"),
+# optionally after a weekday or a time, is page furniture when it stands alone on its line.
+_DATE_LINE = re.compile(
+    rf"""
+    (?:\d{{1,2}}:\d{{2}},?\s+)?
+    (?:[^\W\d_]+,\s*)?
+    (?:\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?
+      |{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?
+      |{_MONTH}\s+\d{{4}})
+    (?:\s*(?:г|р)\.|\s+(?:года|року))?
+    (?:,?\s+(?:в\s+|о\s+|at\s+)?\d{{1,2}}:\d{{2}}(?::\d{{2}})?)?
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_WIDGET_WORD = r"""
+    (?:share|likes?|tweet|retweet|facebook|twitter|telegram|whatsapp|viber|linkedin|reddit
+      |vkontakte|vk|e-?mail|print|comments?|reply
+      |поделиться|поширити|поділитися|нравится|подобається|вконтакте|одноклассники
+      |комментари[йи]|коментар(?:і|ів)|печать|друк)\b
+"""
+
+# Share and like buttons flatten into lines of network names and counts ("Like 12",
+# "Facebook Twitter Telegram"); a line qualifies only if every word on it is such a label.
+_SHARE_WIDGET = re.compile(
+    rf"[^\w]*(?:\d+[^\w]*)*(?:{_WIDGET_WORD}(?:[^\w]|\d)*)+",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_CRUMB = r"[^\W\d_][\w'’.-]*(?:\s[\w'’.-]+){0,3}"
+_CRUMB_SEPARATOR = r"\s*[>»›/]\s*"
+
+# Navigation crumbs ("Home > World > Europe", "Головна » Новини"): short labels joined by
+# arrows or slashes, starting at the home page or at least three levels deep. A "|" is not a
+# separator here because sites use it to append their name to real headlines.
+_BREADCRUMB = re.compile(
+    rf"""
+    (?:home|main|news|главная|новости|головна|новини)(?:{_CRUMB_SEPARATOR}{_CRUMB})+
+    |{_CRUMB}(?:{_CRUMB_SEPARATOR}{_CRUMB}){{2,}}
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+# A "Read also" label whose link text was lost introduces another article, not this one.
+_READ_ALSO = re.compile(
+    r"""
+    (?:read\s+(?:also|more)|also\s+read|see\s+also|читайте\s+также|читайте\s+також
+      |смотрите\s+также|дивіться\s+також|по\s+теме|на\s+тему)
+    \s*[:.…»>→-]*
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_RULES = (_VISITOR_COUNTER, _NUMBERS_ONLY, _DATE_LINE, _SHARE_WIDGET, _BREADCRUMB, _READ_ALSO)
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """An article's text without its noise lines, and the lines that were dropped."""
+
+    text: str  # the input minus the removed lines; kept lines and their line ends are untouched
+    removed: tuple[str, ...]  # the removed lines, without line ends, in input order
+
+
+def _is_noise(line: str) -> bool:
+    """True when the whole line (ignoring surrounding whitespace) is page furniture."""
+    stripped = line.strip()
+    return bool(stripped) and any(rule.fullmatch(stripped) for rule in _RULES)
+
+
+def clean_text(text: str) -> Cleaned:
+    """Remove noise lines; everything else, blank lines included, stays byte-identical."""
+    kept: list[str] = []
+    removed: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if _is_noise(line):
+            removed.append(line.splitlines()[0])
+        else:
+            kept.append(line)
+    return Cleaned(text="".join(kept), removed=tuple(removed))

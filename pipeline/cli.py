@@ -1,0 +1,169 @@
+"""The `parallax` command: argument parsing only; the work is in run.py and packages.py."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.config import ConfigError, load_config
+from pipeline.embed import EmbedError
+from pipeline.records import MissingModel
+from pipeline.run import RunError, run
+from pipeline.translate import packages
+from pipeline.translate.memory import TranslationMemoryError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2  # bad arguments or configuration, as argparse itself uses
+
+# Errors that mean "the input or set-up is wrong": one line, no traceback. Anything else is a bug
+# and keeps its traceback.
+USER_ERRORS = (RunError, packages.PackageError, TranslationMemoryError, EmbedError, OSError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"parallax: config error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except USER_ERRORS as error:
+        print(f"parallax: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parallax", description="Find the same statement across news sources and languages."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="process every article under a folder")
+    run.add_argument(
+        "--input", required=True, type=Path, help="folder of articles (searched recursively)"
+    )
+    run.add_argument("--config", type=Path, help="YAML config (default: config/default.yaml)")
+    run.add_argument("--output", type=Path, help="where runs are written (default: outputs/)")
+    run.add_argument("--cache-dir", type=Path, help="translation and embedding cache folder")
+    run.add_argument("--segmentation", choices=("auto", "lines"), help="sentence splitting mode")
+    run.add_argument(
+        "--tm", type=Path, action="append", help="translation memory (TMX/TSV/CSV); repeatable"
+    )
+    run.add_argument("--on-missing-model", choices=("skip", "fail"), help="no model for a language")
+    run.set_defaults(handler=_run)
+
+    models = commands.add_parser("models", help="manage Argos translation models")
+    models.add_argument("--config", type=Path, help="YAML config (its translate.packages_dir)")
+    actions = models.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="installed models").set_defaults(handler=_models_list)
+    install = actions.add_parser("install", help="download LANG→en models, or install a file")
+    install.add_argument("langs", nargs="*", metavar="LANG")
+    install.add_argument("--file", type=Path, help="a local .argosmodel file")
+    install.set_defaults(handler=_models_install)
+    remove = actions.add_parser("remove", help="remove the LANG→en model")
+    remove.add_argument("lang", metavar="LANG")
+    remove.set_defaults(handler=_models_remove)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    overrides: dict[str, dict] = {"paths": {}, "segment": {}, "translate": {}}
+    if args.output:
+        overrides["paths"]["output_dir"] = str(args.output)
+    if args.cache_dir:
+        overrides["paths"]["cache_dir"] = str(args.cache_dir)
+    if args.segmentation:
+        overrides["segment"]["mode"] = args.segmentation
+    if args.tm:
+        overrides["translate"]["tm_files"] = [str(path) for path in args.tm]
+    if args.on_missing_model:
+        overrides["translate"]["on_missing_model"] = args.on_missing_model
+    config = load_config(args.config, overrides)
+    result = run(args.input, config, progress=_progress_bar)
+    counts = result.counts
+    print(
+        f"{counts['articles']} articles, {counts['sentences']} sentences "
+        f"({_by(counts['sentences_by_origin'])}), {counts['alignments']} alignments, "
+        f"{counts['rejects']} rejected inputs"
+    )
+    for line in _missing_lines(result.missing):
+        print(line)
+    print(f"outputs: {result.run_dir}")
+    return 0
+
+
+def _by(counts: dict[str, int]) -> str:
+    return ", ".join(f"{value} {key}" for key, value in counts.items())
+
+
+def _missing_lines(missing: list[MissingModel]) -> list[str]:
+    lines = []
+    for m in missing:
+        if m.install_command:
+            lines.append(
+                f"skipped {m.sentences} {m.lang} sentences: no {m.lang}→en model installed; "
+                f"install it with `{m.install_command}` (offline: "
+                f"`parallax models install --file PATH.argosmodel`), then run again"
+            )
+        else:
+            lines.append(
+                f"skipped {m.sentences} sentences in languages Parallax does not translate"
+            )
+    return lines
+
+
+def _progress_bar(label: str, total: int) -> Callable[[int], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="sent", file=sys.stderr, leave=False)
+
+    def advance(n: int) -> None:
+        bar.update(n)
+        if bar.n >= total:
+            bar.close()
+
+    return advance
+
+
+def _packages_dir(args: argparse.Namespace) -> Path:
+    config = load_config(args.config)
+    return config.translate.packages_dir or packages.default_packages_dir()
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    folder = _packages_dir(args)
+    installed = packages.installed_packages(folder)
+    if not installed:
+        print(f"no models installed in {folder}")
+    for p in installed:
+        print(f"{p.from_code}→{p.to_code}  version {p.package_version}  {p.package_path}")
+    return 0
+
+
+def _models_install(args: argparse.Namespace) -> int:
+    folder = _packages_dir(args)
+    if bool(args.file) == bool(args.langs):
+        print("parallax: models install takes LANG... or --file PATH, not both", file=sys.stderr)
+        return EXIT_USAGE
+    if args.file:
+        installed = [packages.install_file(args.file, folder)]
+    else:
+        installed = [packages.install_online(lang, folder) for lang in args.langs]
+    for p in installed:
+        print(f"installed {p.from_code}→{p.to_code} version {p.package_version} in {folder}")
+    return 0
+
+
+def _models_remove(args: argparse.Namespace) -> int:
+    removed = packages.remove(args.lang, _packages_dir(args))
+    print(f"removed {removed.from_code}→{removed.to_code} version {removed.package_version}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

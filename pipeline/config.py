@@ -1,0 +1,209 @@
+"""The one typed configuration object, loaded from YAML, validated with messages naming the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range; the message names the key."""
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    output_dir: Path = Path("outputs")
+    cache_dir: Path = Path("data/cache")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    max_file_bytes: int = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    mode: Literal["auto", "lines"] = "auto"
+
+
+@dataclass(frozen=True)
+class LangidConfig:
+    languages: tuple[str, ...] = ("en", "ru", "uk")
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    target: Literal["en"] = "en"
+    packages_dir: Path | None = None
+    on_missing_model: Literal["skip", "fail"] = "skip"
+    tm_files: tuple[Path, ...] = ()
+    beam_size: int = 4
+    batch_size: int = 32
+    batch_type: Literal["examples", "tokens"] = "examples"
+    max_decoding_length: int = 256
+    compute_type: str = "auto"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    inter_threads: int = 1
+    intra_threads: int = 0
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    model: str = "all-MiniLM-L6-v2"
+    batch_size: int = 64
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    k: int = 4
+    candidates: int = 10
+    margin_threshold: float = 1.2
+    min_cosine: float = 0.5
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    langid: LangidConfig = field(default_factory=LangidConfig)
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for run.json."""
+        return _plain(dataclasses.asdict(self))
+
+
+# Bounds checked after types: (section, key) -> (test, what the key expects).
+_RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
+    ("ingest", "max_file_bytes"): (lambda v: v > 0, "a positive number of bytes"),
+    ("translate", "beam_size"): (lambda v: v >= 1, "an integer >= 1"),
+    ("translate", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
+    ("translate", "max_decoding_length"): (lambda v: v >= 1, "an integer >= 1"),
+    ("translate", "inter_threads"): (lambda v: v >= 1, "an integer >= 1"),
+    ("translate", "intra_threads"): (lambda v: v >= 0, "an integer >= 0 (0: all cores)"),
+    ("embed", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
+    ("align", "k"): (lambda v: v >= 1, "an integer >= 1"),
+    ("align", "candidates"): (lambda v: v >= 1, "an integer >= 1"),
+    ("align", "margin_threshold"): (lambda v: v >= 0, "a number >= 0 (ratio margin, ~1.0-1.5)"),
+    ("align", "min_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
+    ("langid", "languages"): (lambda v: len(v) > 0, "a non-empty list of language codes"),
+    ("translate", "tm_files"): (
+        lambda v: all(p.is_file() for p in v),
+        "existing TMX/TSV/CSV files",
+    ),
+}
+
+
+def load_config(
+    path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None
+) -> Config:
+    """Load `path` (default: config/default.yaml) over the built-in defaults.
+
+    `overrides` ({section: {key: value}}, e.g. from command-line flags) win over the file and
+    are validated the same way.
+    """
+    path = path or DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    for section, values in (overrides or {}).items():
+        if not isinstance(data.get(section), dict):
+            data[section] = {}
+        data[section].update(values)
+    return config_from_dict(data)
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    return _build(Config, data, prefix="")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known: {', '.join(sorted(fields))})")
+    values = {}
+    for name in fields & set(data):
+        key = f"{prefix}{name}"
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, data[name], prefix=f"{key}.")
+        else:
+            values[name] = _coerce(key, hint, data[name])
+            section = prefix.rstrip(".")
+            check = _RANGES.get((section, name))
+            if check and not check[0](values[name]):
+                raise ConfigError(f"{key}: expected {check[1]}, got {data[name]!r}")
+    return cls(**values)
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(key, inner, value)
+    if origin is Literal:
+        if value not in args:
+            choices = " | ".join(str(a) for a in args)
+            raise ConfigError(f"{key}: expected one of {choices}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", args[0], item) for i, item in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{key}: expected a path, got {value!r}")
+        return Path(value)
+    raise TypeError(f"config field {key} has an unsupported type {hint!r}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

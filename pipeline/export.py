@@ -1,0 +1,115 @@
+"""Write a run's outputs: CSVs and run.json, each atomically, then point `latest` at the run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.records import Alignment, Reject, Sentence
+
+SENTENCE_COLUMNS = (
+    "article",
+    "source",
+    "position",
+    "lang",
+    "original",
+    "english",
+    "english_origin",
+)
+ALIGNMENT_COLUMNS = (
+    "article_a", "position_a", "lang_a", "text_a", "english_a",
+    "article_b", "position_b", "lang_b", "text_b", "english_b",
+    "cosine", "margin",
+)  # fmt: skip
+REJECT_COLUMNS = ("input", "reason")
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: Any) -> Any:
+    """Prefix a text cell a spreadsheet would execute with an apostrophe; numbers pass."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([neutralise(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, fsync, then rename over `path`."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def sentence_rows(sentences: Iterable[Sentence]) -> Iterable[tuple]:
+    for s in sentences:
+        yield (s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin)
+
+
+def alignment_rows(alignments: Iterable[Alignment]) -> Iterable[tuple]:
+    for pair in alignments:
+        a, b = pair.a, pair.b
+        yield (
+            a.article_id, a.position, a.lang, a.text, a.english,
+            b.article_id, b.position, b.lang, b.text, b.english,
+            f"{pair.cosine:.4f}", f"{pair.margin:.4f}",
+        )  # fmt: skip
+
+
+def write_run(
+    output_dir: Path,
+    run_id: str,
+    sentences: list[Sentence],
+    alignments: list[Alignment],
+    rejects: list[Reject],
+    run_info: dict[str, Any],
+) -> Path:
+    """Write OUTPUT/<run_id>/ and repoint OUTPUT/latest; returns the run folder.
+
+    Files go to a hidden staging folder first, which is renamed into place only when all are
+    written, so neither a run folder nor `latest` is ever seen half-written.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = output_dir / f".{run_id}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    write_atomic(staging / "sentences.csv", csv_text(SENTENCE_COLUMNS, sentence_rows(sentences)))
+    write_atomic(
+        staging / "alignments.csv", csv_text(ALIGNMENT_COLUMNS, alignment_rows(alignments))
+    )
+    write_atomic(
+        staging / "rejects.csv", csv_text(REJECT_COLUMNS, ((r.input, r.reason) for r in rejects))
+    )
+    write_atomic(staging / "run.json", json.dumps(run_info, indent=2, ensure_ascii=False) + "\n")
+    run_dir = output_dir / run_id
+    os.replace(staging, run_dir)
+    point_latest(output_dir, run_id)
+    return run_dir
+
+
+def point_latest(output_dir: Path, run_id: str) -> None:
+    """Atomically repoint the `latest` symlink (relative, so the folder can move)."""
+    temporary = output_dir / ".latest.tmp"
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(run_id, target_is_directory=True)
+    os.replace(temporary, output_dir / "latest")

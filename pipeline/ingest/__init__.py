@@ -1,0 +1,120 @@
+"""Walk the input directory and turn each supported file into Articles, or a Reject saying why."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+
+from pipeline.ingest import html, jsonl, md, txt
+from pipeline.ingest.encoding import decode
+from pipeline.ingest.errors import IngestError
+from pipeline.records import Article, Reject
+
+__all__ = ["SUPPORTED_SUFFIXES", "IngestError", "read_corpus"]
+
+# Every reader takes (article id, decoded text, default source) and returns its records.
+Reader = Callable[[str, str, str], list[Article | Reject]]
+
+READERS: dict[str, Reader] = {
+    ".txt": txt.read,
+    ".md": md.read,
+    ".html": html.read,
+    ".htm": html.read,
+    ".jsonl": jsonl.read,
+}
+SUPPORTED_SUFFIXES = tuple(READERS)
+
+
+def read_corpus(
+    input_dir: Path, max_file_bytes: int = 100 * 1024 * 1024
+) -> Iterator[Article | Reject]:
+    """Yield the records of every file under input_dir, file by file in sorted path order.
+
+    Hidden files and folders are skipped. A file that cannot be read becomes a Reject and the
+    walk goes on; so do a link out of input_dir and a second way to a file or folder already read.
+    """
+    root = Path(input_dir).resolve(strict=True)
+    if not root.is_dir():
+        raise NotADirectoryError(f"input is not a directory: {input_dir}")
+    yield from _walk(root, root, PurePosixPath(), {root: "."}, max_file_bytes)
+
+
+def default_source(article_id: str) -> str:
+    """The outlet a file belongs to: its first folder under the input dir, else its own stem."""
+    parts = PurePosixPath(article_id).parts
+    return parts[0] if len(parts) > 1 else PurePosixPath(article_id).stem
+
+
+def _walk(
+    root: Path,
+    directory: Path,
+    relative: PurePosixPath,
+    seen: dict[Path, str],
+    max_file_bytes: int,
+) -> Iterator[Article | Reject]:
+    try:
+        with os.scandir(directory) as listing:
+            names = sorted(entry.name for entry in listing if not entry.name.startswith("."))
+    except OSError as error:
+        yield Reject(input=str(relative), reason=f"cannot list directory: {error.strerror}")
+        return
+    for name in names:
+        path = directory / name
+        entry_id = (relative / name).as_posix()
+        try:
+            target = path.resolve()
+        # Python raises RuntimeError for a symlink loop before 3.13, OSError from then on.
+        except (OSError, RuntimeError):
+            yield Reject(input=entry_id, reason="symbolic link loop")
+            continue
+        if not target.is_relative_to(root):
+            yield Reject(input=entry_id, reason="symbolic link points outside the input directory")
+            continue
+        if not target.exists():
+            yield Reject(input=entry_id, reason="broken symbolic link")
+            continue
+        if target in seen:
+            kind = "folder" if target.is_dir() else "file"
+            yield Reject(input=entry_id, reason=f"same {kind} as '{seen[target]}', already read")
+            continue
+        seen[target] = entry_id
+        if target.is_dir():
+            yield from _walk(root, path, relative / name, seen, max_file_bytes)
+        else:
+            yield from _read_file(path, entry_id, max_file_bytes)
+
+
+def _read_file(path: Path, article_id: str, max_file_bytes: int) -> list[Article | Reject]:
+    suffix = path.suffix.lower()
+    reader = READERS.get(suffix)
+    if reader is None:
+        shown = f"'{suffix}'" if suffix else "(no suffix)"
+        return [Reject(input=article_id, reason=f"unsupported file type {shown}")]
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return [Reject(input=article_id, reason="not a regular file")]
+        if info.st_size > max_file_bytes:
+            return [Reject(input=article_id, reason=_too_large(info.st_size, max_file_bytes))]
+        with path.open("rb") as file:
+            # Read one byte past the limit, in case the file grew since stat().
+            data = file.read(max_file_bytes + 1)
+        if len(data) > max_file_bytes:
+            return [Reject(input=article_id, reason=_too_large(len(data), max_file_bytes))]
+        records = reader(article_id, decode(data), default_source(article_id))
+    except IngestError as error:
+        return [Reject(input=article_id, reason=str(error))]
+    except OSError as error:
+        return [Reject(input=article_id, reason=f"cannot read file: {error.strerror or error}")]
+    return [
+        Reject(input=record.id, reason="empty article")
+        if isinstance(record, Article) and not record.text.strip()
+        else record
+        for record in records
+    ]
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"file is {size} bytes, over the limit of {limit} bytes"

@@ -1,0 +1,70 @@
+"""Small frozen records that the stages hand to one another."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+ORIGINS = ("original", "tm", "mt", "skipped")
+
+
+def text_hash(text: str) -> str:
+    """Content key used by every cache: sha256 of the UTF-8 text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as read from the input directory."""
+
+    id: str  # path relative to the input dir; JSONL records add "#<record id>"
+    text: str
+    # The outlet: JSONL `source`, else the first folder under the input dir, else the file stem.
+    source: str
+    title: str = ""
+    url: str = ""
+    published: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        return text_hash(self.text)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """An input that was not processed, and why."""
+
+    input: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of one article, filled in stage by stage."""
+
+    article_id: str
+    source: str
+    position: int  # 0-based index of the sentence within its article
+    text: str
+    lang: str = ""
+    english: str = ""
+    english_origin: str = ""  # one of ORIGINS once translated
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Two sentences of different articles that carry the same statement."""
+
+    a: Sentence
+    b: Sentence
+    cosine: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class MissingModel:
+    """Sentences left untranslated because no model is installed for their language."""
+
+    lang: str
+    sentences: int
+    install_command: str

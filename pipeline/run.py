@@ -1,0 +1,208 @@
+"""The one sequence of stages.
+
+ingest → clean → segment → langid → translate → embed → align → export.
+
+Both callers run this same sequence: the CLI calls each step directly (with progress bars), the
+Prefect flow passes a `step` hook that runs each step as a task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pipeline import clean, segment
+from pipeline.align import align
+from pipeline.config import Config
+from pipeline.embed import Embedder, embed_texts
+from pipeline.export import write_run
+from pipeline.ingest import read_corpus
+from pipeline.langid import label_sentences
+from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence
+from pipeline.store import Store
+from pipeline.translate import (
+    load_translators,
+    missing_models,
+    packages_dir,
+    translate_sentences,
+)
+from pipeline.translate.memory import TranslationMemory
+
+log = logging.getLogger(__name__)
+
+Step = Callable[..., Any]  # step(name, function, *args) -> function(*args)
+Progress = Callable[[str, int], Callable[[int], None]]  # progress(label, total) -> advance(n)
+
+LIBRARIES = ("argostranslate", "ctranslate2", "sentence-transformers", "torch", "faiss-cpu",
+             "lingua-language-detector")  # fmt: skip
+
+
+class RunError(RuntimeError):
+    """The run cannot complete; the message is one line for the user."""
+
+
+def call_directly(name: str, function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    run_dir: Path
+    counts: dict[str, Any]
+    missing: list[MissingModel]
+    seconds: dict[str, float]
+
+
+def ingest(input_dir: Path, max_file_bytes: int) -> tuple[list[Article], list[Reject]]:
+    articles, rejects = [], []
+    for item in read_corpus(input_dir, max_file_bytes=max_file_bytes):
+        (articles if isinstance(item, Article) else rejects).append(item)
+    return articles, rejects
+
+
+def split_articles(articles: list[Article], mode: str) -> tuple[list[Sentence], list[Reject]]:
+    """Clean and segment each article; one with no sentence left is rejected, not dropped."""
+    splitter = segment.split_lines if mode == "lines" else segment.split_sentences
+    sentences, rejects = [], []
+    for article in articles:
+        parts = splitter(clean.clean_text(article.text).text)
+        if not parts:
+            rejects.append(Reject(article.id, "no sentences left after removing page noise"))
+        sentences += [
+            Sentence(article.id, article.source, position, text)
+            for position, text in enumerate(parts)
+        ]
+    return sentences, rejects
+
+
+def embed_and_align(
+    sentences: list[Sentence],
+    embedder: Embedder,
+    store: Store,
+    config: Config,
+    progress: Progress | None,
+) -> tuple[list[Alignment], int]:
+    """Alignments among sentences that have an English side, and how many texts were encoded."""
+    alignable = [s for s in sentences if s.english]
+    vectors, encoded = embed_texts([s.english for s in alignable], embedder, store, progress)
+    return align(alignable, vectors, config.align), encoded
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@contextlib.contextmanager
+def output_lock(output_dir: Path) -> Iterator[None]:
+    """One run at a time per output folder; a second waits for the first to finish."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with (output_dir / ".parallax.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another run is writing to %s; waiting for it to finish", output_dir)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def run(
+    input_dir: Path, config: Config, step: Step = call_directly, progress: Progress | None = None
+) -> RunResult:
+    """Run every stage over `input_dir` and write OUTPUT/<run-id>/."""
+    if not input_dir.is_dir():
+        raise RunError(f"input folder not found: {input_dir}")
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, function: Callable[..., Any], *args: Any) -> Any:
+        start = time.perf_counter()
+        result = step(name, function, *args)
+        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+        return result
+
+    started = datetime.now(UTC)
+    with output_lock(config.paths.output_dir):
+        store = Store(config.paths.cache_dir)
+        try:
+            articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
+            sentences, empty = timed("segment", split_articles, articles, config.segment.mode)
+            rejects += empty
+            sentences = timed("langid", label_sentences, sentences, config.langid.languages)
+
+            memory = TranslationMemory.from_files(list(config.translate.tm_files))
+            languages = {s.lang for s in sentences}
+            translators = load_translators(config.translate, languages)
+            missing = missing_models(sentences, memory, translators, config.translate.target)
+            if missing and config.translate.on_missing_model == "fail":
+                raise RunError(_missing_message(missing, packages_dir(config.translate)))
+
+            sentences, report = timed(
+                "translate",
+                translate_sentences,
+                sentences,
+                memory,
+                translators,
+                store,
+                config.translate.target,
+                progress,
+            )
+            embedder = Embedder(config.embed)
+            alignments, encoded = timed(
+                "embed_align", embed_and_align, sentences, embedder, store, config, progress
+            )
+            counts = {
+                "articles": len(articles),
+                "rejects": len(rejects),
+                "sentences": len(sentences),
+                "sentences_by_lang": dict(sorted(Counter(s.lang for s in sentences).items())),
+                "sentences_by_origin": dict(sorted(report.by_origin.items())),
+                "translated_new": report.mt_new,
+                "translated_cached": report.mt_cached,
+                "embedded_new": encoded,
+                "alignments": len(alignments),
+            }
+            run_id = new_run_id()
+            run_info = {
+                "run_id": run_id,
+                "started": started.isoformat(),
+                "finished": datetime.now(UTC).isoformat(),
+                "input_dir": str(input_dir),
+                "config": config.to_dict(),
+                "models": {
+                    "translation": report.packages,
+                    "embedding": embedder.cache_key,
+                    "libraries": {name: metadata.version(name) for name in LIBRARIES},
+                },
+                "counts": counts,
+                "missing_models": [dataclasses.asdict(m) for m in report.missing],
+                "seconds": seconds,
+            }
+            run_dir = timed(
+                "export",
+                write_run,
+                config.paths.output_dir,
+                run_id,
+                sentences,
+                alignments,
+                rejects,
+                run_info,
+            )
+        finally:
+            store.close()
+    return RunResult(run_id, run_dir, counts, report.missing, seconds)
+
+
+def _missing_message(missing: list[MissingModel], folder: Path) -> str:
+    parts = [f"{m.lang}: {m.sentences} sentences (run `{m.install_command}`)" for m in missing]
+    return f"no translation model installed in {folder} for " + "; ".join(parts)

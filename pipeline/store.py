@@ -1,0 +1,134 @@
+"""The persistent cache of translations and embeddings: one SQLite file, keyed by content+model."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS translations (
+    model_key TEXT NOT NULL,    -- package id, version and decoding options
+    source_hash TEXT NOT NULL,  -- sha256 of the whitespace-normalised source sentence
+    english TEXT NOT NULL,
+    PRIMARY KEY (model_key, source_hash)
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model_key TEXT NOT NULL,    -- model id and a fingerprint of its weights
+    text_hash TEXT NOT NULL,    -- sha256 of the English text
+    vector BLOB NOT NULL,       -- float32, normalised
+    PRIMARY KEY (model_key, text_hash)
+);
+"""
+
+
+@functools.lru_cache(maxsize=16)
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 of a model file, computed once per file version (size and mtime)."""
+    info = path.stat()
+    return _file_digest(path, info.st_size, info.st_mtime_ns)
+
+
+# SQLite caps the number of bound parameters per statement; look keys up in chunks below it.
+_LOOKUP_CHUNK = 500
+
+
+class Store:
+    """Translations and embeddings cached under `cache_dir/cache.sqlite3`.
+
+    A file that SQLite cannot read is moved aside (with a warning) and a fresh one started:
+    a cache can always be rebuilt, a run that stops on it cannot.
+    """
+
+    def __init__(self, cache_dir: Path):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        self.path = cache_dir / "cache.sqlite3"
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = self._connect()
+            status = db.execute("PRAGMA quick_check").fetchone()[0]
+            if status != "ok":
+                raise sqlite3.DatabaseError(status)
+            return db
+        except sqlite3.DatabaseError as error:
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            log.warning(
+                "cache %s is unreadable (%s); moved to %s and rebuilt", self.path, error, aside
+            )
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{self.path}{suffix}")
+                if part.exists():
+                    part.rename(Path(f"{aside}{suffix}"))
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        # WAL keeps the cache consistent if the process is killed mid-write.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        return db
+
+    def close(self) -> None:
+        self._db.close()
+
+    def get_translations(self, model_key: str, source_hashes: Iterable[str]) -> dict[str, str]:
+        return dict(
+            self._lookup("translations", "english", "source_hash", model_key, source_hashes)
+        )
+
+    def put_translations(self, model_key: str, items: Iterable[tuple[str, str]]) -> None:
+        """Store (source_hash, english) pairs in one transaction."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO translations VALUES (?, ?, ?)",
+                [(model_key, source_hash, english) for source_hash, english in items],
+            )
+
+    def get_embeddings(self, model_key: str, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        rows = self._lookup("embeddings", "vector", "text_hash", model_key, text_hashes)
+        return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
+
+    def put_embeddings(self, model_key: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        """Store (text_hash, vector) pairs in one transaction."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+                [
+                    (model_key, text_hash, np.asarray(vector, dtype=np.float32).tobytes())
+                    for text_hash, vector in items
+                ],
+            )
+
+    def _lookup(
+        self, table: str, column: str, key_column: str, model_key: str, keys: Iterable[str]
+    ) -> list[tuple[str, object]]:
+        keys = list(dict.fromkeys(keys))
+        found: list[tuple[str, object]] = []
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start : start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found += self._db.execute(
+                f"SELECT {key_column}, {column} FROM {table} "
+                f"WHERE model_key = ? AND {key_column} IN ({marks})",
+                [model_key, *chunk],
+            ).fetchall()
+        return found

@@ -1,0 +1,140 @@
+"""Translate stage: give every sentence an English side, from the original, a TM, MT, or none.
+
+Order of sources: an English sentence is its own English; otherwise the translation memory;
+otherwise the installed Argos package for its language (cached by package, options and text);
+otherwise the sentence is kept, marked `skipped`, and reported with the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config import TranslateConfig
+from pipeline.langid import OTHER
+from pipeline.records import MissingModel, Sentence, text_hash
+from pipeline.store import Store
+from pipeline.translate.argos import ArgosTranslator, DecodingOptions
+from pipeline.translate.memory import TranslationMemory, normalise
+from pipeline.translate.packages import default_packages_dir, find_package, install_command
+
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass
+class TranslateReport:
+    by_origin: Counter = field(default_factory=Counter)
+    mt_new: int = 0  # unique sentences that went through a model this run
+    mt_cached: int = 0  # unique sentences whose translation came from the cache
+    missing: list[MissingModel] = field(default_factory=list)
+    packages: dict[str, str] = field(default_factory=dict)  # lang -> package id and weights
+
+
+def packages_dir(config: TranslateConfig) -> Path:
+    return config.packages_dir or default_packages_dir()
+
+
+def load_translators(config: TranslateConfig, languages: set[str]) -> dict[str, ArgosTranslator]:
+    """One translator per language that has an installed package to the target language."""
+    options = DecodingOptions.from_config(config)
+    folder = packages_dir(config)
+    translators = {}
+    for lang in sorted(languages):
+        package = find_package(folder, lang, config.target)
+        if package is not None:
+            translators[lang] = ArgosTranslator(package, options)
+    return translators
+
+
+def missing_models(
+    sentences: list[Sentence],
+    memory: TranslationMemory,
+    translators: dict[str, ArgosTranslator],
+    target: str,
+) -> list[MissingModel]:
+    """Languages with sentences that neither the TM nor an installed package can translate."""
+    left = Counter(
+        s.lang
+        for s in sentences
+        if s.lang not in (target, OTHER)
+        and s.lang not in translators
+        and memory.lookup(s.text) is None
+    )
+    return [
+        MissingModel(lang, count, install_command(lang)) for lang, count in sorted(left.items())
+    ]
+
+
+def translate_sentences(
+    sentences: list[Sentence],
+    memory: TranslationMemory,
+    translators: dict[str, ArgosTranslator],
+    store: Store,
+    target: str = "en",
+    progress: Progress | None = None,
+) -> tuple[list[Sentence], TranslateReport]:
+    """Fill `english` and `english_origin` on every sentence; never drops one."""
+    report = TranslateReport()
+    english_of: dict[int, tuple[str, str]] = {}
+    pending: dict[str, dict[str, list[int]]] = {}  # lang -> normalised text -> sentence indices
+    for index, sentence in enumerate(sentences):
+        if sentence.lang == target:
+            english_of[index] = (sentence.text, "original")
+        elif (from_memory := memory.lookup(sentence.text)) is not None:
+            english_of[index] = (from_memory, "tm")
+        elif sentence.lang in translators:
+            pending.setdefault(sentence.lang, {}).setdefault(normalise(sentence.text), []).append(
+                index
+            )
+        else:
+            english_of[index] = ("", "skipped")
+
+    for lang, by_text in pending.items():
+        translator = translators[lang]
+        report.packages[lang] = translator.cache_key
+        translations = _translate_cached(translator, list(by_text), store, report, progress)
+        for text, english in translations.items():
+            for index in by_text[text]:
+                english_of[index] = (english, "mt")
+
+    skipped_langs = Counter(
+        sentences[i].lang for i, (_, origin) in english_of.items() if origin == "skipped"
+    )
+    report.missing = [
+        MissingModel(lang, count, install_command(lang) if lang != OTHER else "")
+        for lang, count in sorted(skipped_langs.items())
+    ]
+    translated = []
+    for index, sentence in enumerate(sentences):
+        english, origin = english_of[index]
+        report.by_origin[origin] += 1
+        translated.append(dataclasses.replace(sentence, english=english, english_origin=origin))
+    return translated, report
+
+
+def _translate_cached(
+    translator: ArgosTranslator,
+    texts: list[str],
+    store: Store,
+    report: TranslateReport,
+    progress: Progress | None,
+) -> dict[str, str]:
+    """Translate unique texts, taking what the store has and storing what is new."""
+    key = translator.cache_key
+    hashes = {text: text_hash(text) for text in texts}
+    cached = store.get_translations(key, hashes.values())
+    result = {text: cached[h] for text, h in hashes.items() if h in cached}
+    todo = [text for text in texts if text not in result]
+    report.mt_cached += len(result)
+    report.mt_new += len(todo)
+    if todo:
+        advance = (
+            progress(f"translate {translator.package.from_code}", len(todo)) if progress else None
+        )
+        english = translator.translate(todo, on_progress=advance)
+        store.put_translations(key, [(hashes[t], e) for t, e in zip(todo, english, strict=True)])
+        result.update(zip(todo, english, strict=True))
+    return result

@@ -1,0 +1,163 @@
+"""Argos model packages: list, install (online or from a file) and remove, through argostranslate.
+
+argostranslate's `package` module owns the package format and extraction; this module adds
+what a scheduled, offline tool needs on top: a configurable packages folder, an archive check
+before anything is extracted, and errors that say what to do next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import stat
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from argostranslate import package as argos_package
+from argostranslate import settings as argos_settings
+
+INDEX_TIMEOUT_SECONDS = 20
+REQUIRED_METADATA = ("from_code", "to_code", "package_version")
+
+
+class PackageError(RuntimeError):
+    """A package cannot be installed, found or removed; the message says what to do."""
+
+
+def install_command(lang: str) -> str:
+    return f"parallax models install {lang}"
+
+
+def default_packages_dir() -> Path:
+    return Path(argos_settings.package_data_dir)
+
+
+@contextlib.contextmanager
+def _extracting_into(packages_dir: Path) -> Iterator[None]:
+    # argostranslate extracts into its settings' folder; point it at ours for the call.
+    previous = argos_settings.package_data_dir
+    argos_settings.package_data_dir = packages_dir
+    try:
+        yield
+    finally:
+        argos_settings.package_data_dir = previous
+
+
+def installed_packages(packages_dir: Path) -> list[argos_package.Package]:
+    """Packages in `packages_dir`, sorted by language pair; folders without metadata are ignored."""
+    if not packages_dir.is_dir():
+        return []
+    found = [
+        argos_package.Package(path)
+        for path in sorted(packages_dir.iterdir())
+        if (path / "metadata.json").is_file()
+    ]
+    return sorted(found, key=lambda p: (p.from_code, p.to_code, p.package_version))
+
+
+def find_package(packages_dir: Path, from_code: str, to_code: str) -> argos_package.Package | None:
+    """The newest installed package for from_code→to_code, if any."""
+    matches = [
+        p
+        for p in installed_packages(packages_dir)
+        if (p.from_code, p.to_code) == (from_code, to_code)
+    ]
+    return matches[-1] if matches else None
+
+
+def check_archive(path: Path) -> dict:
+    """Refuse an archive that is not a well-formed Argos package; returns its metadata.
+
+    Checked before anything is extracted: one top-level folder, no absolute or `..` paths, no
+    symlinks, metadata.json with the language codes, a CTranslate2 model and a tokenizer.
+    """
+    if not path.is_file():
+        raise PackageError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise PackageError(f"{path}: not an Argos package (not a zip archive)")
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        names = []
+        for member in members:
+            name = PurePosixPath(member.filename)
+            if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
+                raise PackageError(
+                    f"{path}: refused: entry {member.filename!r} points outside the package"
+                )
+            if stat.S_ISLNK(member.external_attr >> 16):
+                raise PackageError(f"{path}: refused: entry {member.filename!r} is a symbolic link")
+            names.append(name)
+        tops = {name.parts[0] for name in names if name.parts}
+        if len(tops) != 1:
+            raise PackageError(
+                f"{path}: refused: expected one top-level folder, found {sorted(tops)}"
+            )
+        (top,) = tops
+        present = {name.as_posix().rstrip("/") for name in names}
+        for required in ("metadata.json", "model/model.bin"):
+            if f"{top}/{required}" not in present:
+                raise PackageError(f"{path}: refused: {required} is missing")
+        if not {f"{top}/sentencepiece.model", f"{top}/bpe.model"} & present:
+            raise PackageError(f"{path}: refused: no tokenizer (sentencepiece.model or bpe.model)")
+        try:
+            metadata = json.loads(archive.read(f"{top}/metadata.json"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise PackageError(
+                f"{path}: refused: metadata.json is not valid JSON: {error}"
+            ) from None
+    if not isinstance(metadata, dict) or any(
+        not isinstance(metadata.get(key), str) or not metadata[key] for key in REQUIRED_METADATA
+    ):
+        raise PackageError(f"{path}: refused: metadata.json needs {', '.join(REQUIRED_METADATA)}")
+    return metadata
+
+
+def install_file(path: Path, packages_dir: Path) -> argos_package.Package:
+    """Install a local `.argosmodel` file with argostranslate's own installer."""
+    metadata = check_archive(path)
+    packages_dir.mkdir(parents=True, exist_ok=True)
+    with _extracting_into(packages_dir):
+        argos_package.install_from_path(path)
+    installed = find_package(packages_dir, metadata["from_code"], metadata["to_code"])
+    if installed is None:
+        raise PackageError(f"{path}: extracted, but no package was found in {packages_dir}")
+    return installed
+
+
+def install_online(lang: str, packages_dir: Path, to_code: str = "en") -> argos_package.Package:
+    """Download the lang→to_code package from the Argos index and install it."""
+    offline_hint = (
+        "Without a network, download the .argosmodel elsewhere and run "
+        "`parallax models install --file PATH.argosmodel`."
+    )
+    try:
+        with urllib.request.urlopen(
+            argos_settings.remote_package_index, timeout=INDEX_TIMEOUT_SECONDS
+        ) as response:
+            index = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise PackageError(
+            f"cannot reach the Argos package index ({error}). {offline_hint}"
+        ) from None
+    available = [argos_package.AvailablePackage(entry) for entry in index]
+    matches = [p for p in available if (p.from_code, p.to_code) == (lang, to_code)]
+    if not matches:
+        raise PackageError(f"the Argos index has no {lang}→{to_code} package")
+    try:
+        download = matches[-1].download()
+    except Exception as error:  # argostranslate raises bare Exception on a failed download
+        raise PackageError(
+            f"download of {lang}→{to_code} failed ({error}). {offline_hint}"
+        ) from None
+    return install_file(Path(download), packages_dir)
+
+
+def remove(lang: str, packages_dir: Path, to_code: str = "en") -> argos_package.Package:
+    installed = find_package(packages_dir, lang, to_code)
+    if installed is None:
+        raise PackageError(f"no {lang}→{to_code} package is installed in {packages_dir}")
+    argos_package.uninstall(installed)
+    return installed

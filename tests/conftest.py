@@ -1,0 +1,50 @@
+"""Shared fixtures: the seed pages beside the project, when they are there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SEEDS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "seeds"
+
+
+@pytest.fixture
+def seeds_dir() -> Path:
+    if not SEEDS_DIR.is_dir():
+        pytest.skip(f"seed pages not found at {SEEDS_DIR} (they sit beside the project in CI only)")
+    return SEEDS_DIR
+
+
+@pytest.fixture
+def seed_text(seeds_dir: Path):
+    """Read a seed page by its number prefix, e.g. seed_text("002")."""
+
+    def read(prefix: str) -> str:
+        (path,) = seeds_dir.glob(f"{prefix}_*.txt")
+        return path.read_text(encoding="utf-8")
+
+    return read
+
+
+@pytest.fixture(scope="session")
+def tiny_model_files(tmp_path_factory) -> dict[str, Path]:
+    """Real `.argosmodel` files (random weights) for ru→en and uk→en, built once per session."""
+    from pipeline.translate.synthetic import build_argosmodel
+
+    folder = tmp_path_factory.mktemp("argosmodels")
+    return {
+        lang: build_argosmodel(folder / f"{lang}_en.argosmodel", lang, seed=index)
+        for index, lang in enumerate(("ru", "uk"))
+    }
+
+
+@pytest.fixture(scope="session")
+def installed_packages_dir(tmp_path_factory, tiny_model_files) -> Path:
+    """A packages folder with both tiny models installed by argostranslate's own installer."""
+    from pipeline.translate.packages import install_file
+
+    folder = tmp_path_factory.mktemp("packages")
+    for path in tiny_model_files.values():
+        install_file(path, folder)
+    return folder

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from pipeline.align import align, mutual_best, ratio_margin
+from pipeline.config import AlignConfig
+from pipeline.records import Sentence
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def sentences_for(layout: list[tuple[str, int]]) -> list[Sentence]:
+    return [
+        Sentence(article, article, position, f"{article}:{position}", english="x")
+        for article, position in layout
+    ]
+
+
+def test_ratio_margin_prefers_a_distinct_match_over_a_sentence_close_to_everything():
+    cosines = np.array(
+        [
+            [0.90, 0.20, 0.10],  # row 0 has one clear match
+            [0.60, 0.58, 0.59],  # row 1 is equally close to everything
+        ]
+    )
+    margins = ratio_margin(cosines, k=2)
+    assert margins[0, 0] > margins[1, 1]
+    assert margins[0, 0] > 1.3
+
+
+def test_mutual_best_keeps_only_pairs_best_in_both_directions():
+    scores = np.array([[0.9, 0.8], [0.95, 0.1]])
+    # row 0 prefers col 0, but col 0 prefers row 1; row 1 prefers col 0: only (1, 0) is mutual
+    assert mutual_best(scores) == [(1, 0)]
+
+
+def test_reordered_articles_align_regardless_of_order():
+    statements = [
+        unit(1, 0, 0, 0, 0),
+        unit(0, 1, 0, 0, 0),
+        unit(0, 0, 1, 0, 0),
+        unit(0, 0, 0, 1, 0),
+    ]
+    noise = unit(0, 0, 0, 0, 1)
+    layout = [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2), ("b", 3)]
+    vectors = np.stack(
+        [
+            statements[0], statements[1], statements[2],  # article a
+            statements[2] * 0.9 + noise * 0.1,            # b reverses a's order ...
+            statements[1], statements[0] * 0.95 + noise * 0.05,
+            statements[3],                                # ... and adds one of its own
+        ]
+    )  # fmt: skip
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    found = align(
+        sentences_for(layout), vectors.astype(np.float32), AlignConfig(k=2, margin_threshold=1.05)
+    )
+    assert [(x.a.position, x.b.position) for x in found] == [(0, 2), (1, 1), (2, 0)]
+    assert all(x.a.article_id == "a" and x.b.article_id == "b" for x in found)
+
+
+def test_unrelated_articles_give_no_alignment():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(10, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    layout = [("a", i) for i in range(5)] + [("b", i) for i in range(5)]
+    assert align(sentences_for(layout), vectors, AlignConfig()) == []
+
+
+def test_same_article_sentences_never_align():
+    vectors = np.stack([unit(1, 0), unit(1, 0.01), unit(0, 1)])
+    found = align(
+        sentences_for([("a", 0), ("a", 1), ("b", 0)]),
+        vectors,
+        AlignConfig(min_cosine=0.0, margin_threshold=0.0),
+    )
+    assert all(x.a.article_id != x.b.article_id for x in found)
+
+
+def test_output_order_is_deterministic_under_input_shuffle():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(6, 16)).astype(np.float32)
+    layout, rows = [], []
+    for article in ("c", "a", "b"):
+        for position in range(6):
+            layout.append((article, position))
+            rows.append(base[position] + rng.normal(scale=0.05, size=16))
+    vectors = np.array(rows, dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sentences = sentences_for(layout)
+    first = align(sentences, vectors, AlignConfig())
+    order = rng.permutation(len(sentences))
+    second = align([sentences[i] for i in order], vectors[order], AlignConfig())
+    assert first == second
+    assert len(first) == 18  # 6 statements x 3 article pairs
+    keys = [(x.a.article_id, x.a.position, x.b.article_id, x.b.position) for x in first]
+    assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_fewer_than_two_sentences_align_to_nothing(count):
+    vectors = np.ones((count, 4), dtype=np.float32) / 2
+    assert align(sentences_for([("a", i) for i in range(count)]), vectors, AlignConfig()) == []

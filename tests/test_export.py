@@ -1,0 +1,48 @@
+import csv
+import json
+
+from pipeline.export import ALIGNMENT_COLUMNS, SENTENCE_COLUMNS, neutralise, write_run
+from pipeline.records import Alignment, Reject, Sentence
+
+
+def read_csv(path):
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_cells_a_spreadsheet_would_execute_are_neutralised():
+    for dangerous in ("=1+2", "+7", "-cmd", "@SUM(A1)", "\t=x", "\r=x"):
+        assert neutralise(dangerous) == "'" + dangerous
+    assert neutralise("NATO said") == "NATO said"
+    assert neutralise(3) == 3
+
+
+def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
+    a = Sentence("=evil.txt", "=src", 0, "-Текст", lang="ru", english="Text", english_origin="tm")
+    b = Sentence("b.txt", "b", 2, "Text", lang="en", english="Text", english_origin="original")
+    run_dir = write_run(
+        tmp_path,
+        "run-1",
+        [a, b],
+        [Alignment(a, b, 0.91234, 1.5)],
+        [Reject("x.pdf", "unsupported")],
+        {"run_id": "run-1"},
+    )
+    assert run_dir == tmp_path / "run-1"
+    assert (tmp_path / "latest").resolve() == run_dir.resolve()
+    sentences = read_csv(run_dir / "sentences.csv")
+    assert tuple(sentences[0]) == SENTENCE_COLUMNS
+    assert sentences[1] == ["'=evil.txt", "'=src", "0", "ru", "'-Текст", "Text", "tm"]
+    alignments = read_csv(run_dir / "alignments.csv")
+    assert tuple(alignments[0]) == ALIGNMENT_COLUMNS
+    assert alignments[1][-2:] == ["0.9123", "1.5000"]
+    assert read_csv(run_dir / "rejects.csv") == [["input", "reason"], ["x.pdf", "unsupported"]]
+    assert json.loads((run_dir / "run.json").read_text())["run_id"] == "run-1"
+    assert not list(tmp_path.glob(".*.partial")) and not list(run_dir.glob(".*.tmp"))
+
+
+def test_a_newer_run_moves_latest_and_keeps_the_older_run(tmp_path):
+    write_run(tmp_path, "run-1", [], [], [], {})
+    write_run(tmp_path, "run-2", [], [], [], {})
+    assert (tmp_path / "latest").resolve().name == "run-2"
+    assert (tmp_path / "run-1" / "sentences.csv").is_file()

@@ -1,0 +1,501 @@
+"""Tests for pipeline/ingest: each format, encoding and awkward path, built in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.ingest import SUPPORTED_SUFFIXES, IngestError, read_corpus
+from pipeline.ingest.encoding import decode
+from pipeline.records import Article
+
+RUSSIAN = "НАТО считает отправку войск КНДР в РФ опасным расширением войны России против Украины."
+UKRAINIAN = (
+    "Росія та КНДР підписали угоду, яка передбачає допомогу в разі агресії. Їхні війська є тут."
+)
+ENGLISH = "NATO allies strongly condemn the deployment of North Korean troops to Russia."
+
+
+def write(root: Path, relative: str, content: str | bytes) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def corpus(root: Path, **kwargs: int) -> tuple[dict[str, Article], dict[str, str]]:
+    """Articles by id and reject reasons by input, failing on an id seen twice."""
+    articles: dict[str, Article] = {}
+    rejects: dict[str, str] = {}
+    for record in read_corpus(root, **kwargs):
+        if isinstance(record, Article):
+            assert record.id not in articles
+            articles[record.id] = record
+        else:
+            assert record.input not in rejects
+            rejects[record.input] = record.reason
+    return articles, rejects
+
+
+def test_supported_suffixes_are_the_five_formats():
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".html", ".htm", ".jsonl")
+
+
+def test_plain_text_file_is_the_article_text_as_is(tmp_path):
+    write(tmp_path, "tass/a.txt", f"{ENGLISH}\n\n  {RUSSIAN}\n")
+
+    articles, rejects = corpus(tmp_path)
+
+    assert rejects == {}
+    assert articles == {
+        "tass/a.txt": Article(id="tass/a.txt", text=f"{ENGLISH}\n\n  {RUSSIAN}\n", source="tass")
+    }
+
+
+def test_markdown_front_matter_is_metadata_and_markup_is_removed(tmp_path):
+    write(
+        tmp_path,
+        "kyiv/news.md",
+        "---\n"
+        "title: NATO condemns DPRK troops\n"
+        "source: ukrinform\n"
+        "url: https://example.org/a\n"
+        "published: 2024-11-08\n"
+        "tags: [nato]\n"
+        "---\n"
+        "# Headline with *emphasis* #\n"
+        "\n"
+        "Allies **strongly** condemn the [deployment](https://example.org/x) of troops\n"
+        "to Russia, said the_secretary_general ![photo](p.jpg) in `Brussels`.\n"
+        "\n"
+        "- first item\n"
+        "2. second item\n"
+        "\n"
+        "> A quoted _statement_.\n"
+        "\n"
+        "```\n"
+        "kept # as written\n"
+        "```\n"
+        "Setext heading\n"
+        "--------------\n"
+        "Price is 5 \\* 3 \\_ok\\_.\n"
+        "[ref]: https://example.org/ref\n",
+    )
+
+    articles, rejects = corpus(tmp_path)
+
+    assert rejects == {}
+    assert articles["kyiv/news.md"] == Article(
+        id="kyiv/news.md",
+        text="Headline with emphasis\n"
+        "Allies strongly condemn the deployment of troops to Russia, said the_secretary_general"
+        " in Brussels.\n"
+        "first item\n"
+        "second item\n"
+        "A quoted statement.\n"
+        "kept # as written\n"
+        "Setext heading\n"
+        "Price is 5 * 3 _ok_.",
+        source="ukrinform",
+        title="NATO condemns DPRK troops",
+        url="https://example.org/a",
+        published="2024-11-08",
+    )
+
+
+def test_markdown_without_front_matter_takes_source_from_folder(tmp_path):
+    write(tmp_path, "rbc/a.md", f"## {RUSSIAN}\n\n{UKRAINIAN}\n")
+
+    articles, _ = corpus(tmp_path)
+
+    assert articles["rbc/a.md"] == Article(
+        id="rbc/a.md", text=f"{RUSSIAN}\n{UKRAINIAN}", source="rbc"
+    )
+
+
+def test_markdown_with_broken_front_matter_is_rejected(tmp_path):
+    write(tmp_path, "a.md", "---\ntitle: [unclosed\n---\nBody text.\n")
+
+    articles, rejects = corpus(tmp_path)
+
+    assert articles == {}
+    assert rejects["a.md"].startswith("front matter is not valid YAML")
+
+
+def test_html_keeps_visible_text_as_lines_and_takes_the_title(tmp_path):
+    write(
+        tmp_path,
+        "censor/page.html",
+        "<!doctype html><html><head>"
+        "<title> NATO &amp; DPRK\n  troops </title>"
+        '<meta property="article:published_time" content="2024-11-08T10:00:00Z">'
+        '<link rel="canonical" href="https://censor.example/a">'
+        "<style>p { color: red }</style><script>var secret = 'SCRIPT TEXT';</script>"
+        "</head><body>"
+        "<h1>Stoltenberg   speaks</h1>"
+        "<p>NATO is&nbsp;confident that the <b>DPRK</b>\n provides support.</p>"
+        "<noscript>NOSCRIPT TEXT</noscript><template><p>TEMPLATE TEXT</p></template>"
+        "<div>First line<br>second line</div>"
+        "<ul><li>one</li><li>two</li></ul>"
+        "<table><tr><td>cell a</td><td>cell b</td></tr></table>"
+        "<svg><title>SVG TITLE</title></svg>"
+        "</body></html>",
+    )
+
+    articles, rejects = corpus(tmp_path)
+
+    assert rejects == {}
+    assert articles["censor/page.html"] == Article(
+        id="censor/page.html",
+        text="Stoltenberg speaks\n"
+        "NATO is confident that the DPRK provides support.\n"
+        "First line\n"
+        "second line\n"
+        "one\n"
+        "two\n"
+        "cell a cell b",
+        source="censor",
+        title="NATO & DPRK troops",
+        url="https://censor.example/a",
+        published="2024-11-08T10:00:00Z",
+    )
+
+
+def test_html_page_that_never_closes_head_still_shows_its_body(tmp_path):
+    write(tmp_path, "a.htm", f"<html><head><title>T</title><body><p>{RUSSIAN}</p>")
+
+    articles, _ = corpus(tmp_path)
+
+    assert articles["a.htm"].text == RUSSIAN
+    assert articles["a.htm"].title == "T"
+
+
+def test_jsonl_records_become_articles_with_record_ids(tmp_path):
+    lines = [
+        {"id": "r1", "text": RUSSIAN, "source": "tass", "title": "T", "published": "2024-11-08"},
+        {"id": 7, "text": "Line one\r\nline two\u2028same line", "url": "https://x.example/7"},
+    ]
+    write(tmp_path, "feeds/all.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n\n")
+
+    articles, rejects = corpus(tmp_path)
+
+    assert rejects == {}
+    assert articles == {
+        "feeds/all.jsonl#r1": Article(
+            id="feeds/all.jsonl#r1",
+            text=RUSSIAN,
+            source="tass",
+            title="T",
+            published="2024-11-08",
+        ),
+        "feeds/all.jsonl#7": Article(
+            id="feeds/all.jsonl#7",
+            text="Line one\nline two\u2028same line",
+            source="feeds",
+            url="https://x.example/7",
+        ),
+    }
+
+
+def test_jsonl_bad_records_are_rejected_one_by_one_and_good_ones_kept(tmp_path):
+    write(
+        tmp_path,
+        "feed.jsonl",
+        "\n".join(
+            [
+                json.dumps({"id": "a", "text": ENGLISH}),
+                '{"id": "b", "text": "unterminated',
+                json.dumps({"id": "c"}),
+                json.dumps({"id": "a", "text": "again"}),
+                json.dumps(["not", "an", "object"]),
+                json.dumps({"id": "d", "text": "   "}),
+                json.dumps({"id": "e", "text": UKRAINIAN, "title": 5}),
+                "[" * 100_000,
+                json.dumps({"id": "f", "text": UKRAINIAN}),
+            ]
+        ),
+    )
+
+    articles, rejects = corpus(tmp_path)
+
+    assert {article_id: a.text for article_id, a in articles.items()} == {
+        "feed.jsonl#a": ENGLISH,
+        "feed.jsonl#f": UKRAINIAN,
+    }
+    assert articles["feed.jsonl#a"].source == "feed"
+    assert rejects.keys() == {
+        "feed.jsonl:2",
+        "feed.jsonl:3",
+        "feed.jsonl:4",
+        "feed.jsonl:5",
+        "feed.jsonl#d",
+        "feed.jsonl:7",
+        "feed.jsonl:8",
+    }
+    assert rejects["feed.jsonl:2"].startswith("invalid JSON")
+    assert rejects["feed.jsonl:3"] == "missing field 'text'"
+    assert rejects["feed.jsonl:4"] == "duplicate id 'a' (first on line 1)"
+    assert rejects["feed.jsonl:5"] == "record is not a JSON object"
+    assert rejects["feed.jsonl#d"] == "empty article"
+    assert rejects["feed.jsonl:7"] == "field 'title' must be a string"
+    assert rejects["feed.jsonl:8"].startswith("invalid JSON")
+
+
+def test_jsonl_file_without_records_is_rejected(tmp_path):
+    write(tmp_path, "empty.jsonl", "\n \n")
+
+    assert corpus(tmp_path) == ({}, {"empty.jsonl": "no records"})
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        (RUSSIAN, "utf-8-sig"),
+        (UKRAINIAN, "utf-16"),
+        (UKRAINIAN, "utf-16-le-bom"),
+        (RUSSIAN, "utf-16-be-bom"),
+        (ENGLISH, "utf-16-le"),
+        (UKRAINIAN, "utf-16-be"),
+        (RUSSIAN, "cp1251"),
+        (UKRAINIAN, "cp1251"),
+        (RUSSIAN, "koi8_r"),
+        (UKRAINIAN, "koi8_u"),
+        ("НАТО ОСУЖДАЕТ ОТПРАВКУ ВОЙСК КНДР", "cp1251"),
+        ("НАТО ОСУЖДАЕТ ОТПРАВКУ ВОЙСК КНДР", "koi8_r"),
+        ("ГЕНСЕК НАТО ЗАЯВИВ ПРО ПІДТРИМКУ УКРАЇНИ", "cp1251"),
+        ("He said “no” — twice.", "cp1252"),
+    ],
+)
+def test_encoding_is_detected_and_text_restored(text, codec):
+    boms = {
+        "utf-16-le-bom": ("utf-16-le", b"\xff\xfe"),
+        "utf-16-be-bom": ("utf-16-be", b"\xfe\xff"),
+    }
+    codec, bom = boms.get(codec, (codec, b""))
+
+    assert decode(bom + text.encode(codec)) == text
+
+
+def test_cyrillic_file_in_each_single_byte_encoding_reads_the_same(tmp_path):
+    write(tmp_path, "ru/cp1251.txt", RUSSIAN.encode("cp1251"))
+    write(tmp_path, "ru/koi8.txt", RUSSIAN.encode("koi8_r"))
+    write(tmp_path, "uk/cp1251.txt", UKRAINIAN.encode("cp1251"))
+
+    articles, _ = corpus(tmp_path)
+
+    assert {article_id: a.text for article_id, a in articles.items()} == {
+        "ru/cp1251.txt": RUSSIAN,
+        "ru/koi8.txt": RUSSIAN,
+        "uk/cp1251.txt": UKRAINIAN,
+    }
+
+
+def test_invalid_utf8_byte_mid_file_becomes_a_replacement_character():
+    data = f"{RUSSIAN}\n".encode() + b"bad \xff byte\n" + UKRAINIAN.encode()
+
+    assert decode(data) == f"{RUSSIAN}\nbad \ufffd byte\n{UKRAINIAN}"
+
+
+def test_bom_is_stripped_and_windows_newlines_become_unix():
+    assert decode(b"\xef\xbb\xbfone\r\ntwo\rthree\n") == "one\ntwo\nthree\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",
+        bytes(range(1, 32)) * 20,
+        b"text then \x00 a stray NUL",
+    ],
+)
+def test_binary_content_raises(data):
+    with pytest.raises(IngestError, match="binary content, not text"):
+        decode(data)
+
+
+def test_binary_file_named_txt_is_rejected_and_walk_continues(tmp_path):
+    write(tmp_path, "a.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    write(tmp_path, "b.txt", ENGLISH)
+
+    articles, rejects = corpus(tmp_path)
+
+    assert rejects == {"a.txt": "binary content, not text"}
+    assert list(articles) == ["b.txt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("empty.txt", ""),
+        ("blank.txt", " \n\t\r\n"),
+        ("blank.md", "---\ntitle: Only a title\n---\n\n"),
+        ("blank.html", "<html><head><title>T</title><script>x()</script></head><body> </body>"),
+    ],
+)
+def test_empty_or_whitespace_only_article_is_rejected(tmp_path, name, content):
+    write(tmp_path, name, content)
+
+    assert corpus(tmp_path) == ({}, {name: "empty article"})
+
+
+def test_unsupported_suffix_is_rejected_and_hidden_paths_are_skipped(tmp_path):
+    write(tmp_path, "report.pdf", b"%PDF-1.7")
+    write(tmp_path, "README", "no suffix")
+    write(tmp_path, ".hidden.txt", ENGLISH)
+    write(tmp_path, ".git/config.txt", ENGLISH)
+    write(tmp_path, "UPPER.TXT", ENGLISH)
+
+    articles, rejects = corpus(tmp_path)
+
+    assert list(articles) == ["UPPER.TXT"]
+    assert rejects == {
+        "README": "unsupported file type (no suffix)",
+        "report.pdf": "unsupported file type '.pdf'",
+    }
+
+
+def test_symlink_out_of_input_dir_is_rejected_and_its_target_not_read(tmp_path):
+    outside = write(tmp_path, "outside/secret.txt", "SECRET CONTENT")
+    root = tmp_path / "input"
+    write(root, "a.txt", ENGLISH)
+    (root / "leak.txt").symlink_to(outside)
+    (root / "leakdir").symlink_to(outside.parent, target_is_directory=True)
+
+    articles, rejects = corpus(root)
+
+    assert list(articles) == ["a.txt"]
+    assert rejects == {
+        "leak.txt": "symbolic link points outside the input directory",
+        "leakdir": "symbolic link points outside the input directory",
+    }
+
+
+def test_symlinks_inside_input_dir_are_followed_but_each_file_read_once(tmp_path):
+    write(tmp_path, "tass/a.txt", ENGLISH)
+    (tmp_path / "tass/b.txt").symlink_to("a.txt")
+    (tmp_path / "zz-mirror").symlink_to("tass", target_is_directory=True)
+    (tmp_path / "tass/loop").symlink_to("..", target_is_directory=True)
+    (tmp_path / "broken.txt").symlink_to("missing.txt")
+
+    articles, rejects = corpus(tmp_path)
+
+    assert list(articles) == ["tass/a.txt"]
+    assert rejects == {
+        "broken.txt": "broken symbolic link",
+        "tass/b.txt": "same file as 'tass/a.txt', already read",
+        "tass/loop": "same folder as '.', already read",
+        "zz-mirror": "same folder as 'tass', already read",
+    }
+
+
+def test_symlink_cycle_between_two_links_is_rejected(tmp_path):
+    (tmp_path / "a.txt").symlink_to("b.txt")
+    (tmp_path / "b.txt").symlink_to("a.txt")
+
+    assert corpus(tmp_path) == (
+        {},
+        {"a.txt": "symbolic link loop", "b.txt": "symbolic link loop"},
+    )
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "my folder/news article.txt",
+        "ТАСС/статья о НАТО.txt",
+        "-rf.txt",
+        "--output=x.md",
+        "=cmd.txt",
+        "a#b/c d.html",
+    ],
+)
+def test_awkward_file_names_are_read_with_their_relative_path_as_id(tmp_path, relative):
+    write(tmp_path, relative, ENGLISH)
+
+    articles, rejects = corpus(tmp_path)
+
+    assert rejects == {}
+    assert list(articles) == [relative]
+    assert articles[relative].text == ENGLISH
+
+
+def test_source_is_the_first_folder_else_the_file_stem(tmp_path):
+    write(tmp_path, "tass/2024/11/a.txt", ENGLISH)
+    write(tmp_path, "kyivindependent/b.html", f"<p>{ENGLISH}</p>")
+    write(tmp_path, "loose-page.txt", ENGLISH)
+
+    articles, _ = corpus(tmp_path)
+
+    assert {article_id: a.source for article_id, a in articles.items()} == {
+        "tass/2024/11/a.txt": "tass",
+        "kyivindependent/b.html": "kyivindependent",
+        "loose-page.txt": "loose-page",
+    }
+
+
+def test_files_come_in_sorted_path_order_every_time(tmp_path):
+    for relative in ["b/z.txt", "a.txt", "b/a.txt", "c.md", "B.txt", "b/sub/m.txt"]:
+        write(tmp_path, relative, ENGLISH)
+
+    first = [record.id for record in read_corpus(tmp_path)]
+
+    assert first == ["B.txt", "a.txt", "b/a.txt", "b/sub/m.txt", "b/z.txt", "c.md"]
+    assert [record.id for record in read_corpus(tmp_path)] == first
+
+
+def test_file_over_the_size_limit_is_rejected_with_size_and_limit(tmp_path):
+    write(tmp_path, "big.txt", "x" * 101)
+    write(tmp_path, "small.txt", "x" * 100)
+
+    articles, rejects = corpus(tmp_path, max_file_bytes=100)
+
+    assert list(articles) == ["small.txt"]
+    assert rejects == {"big.txt": "file is 101 bytes, over the limit of 100 bytes"}
+
+
+def test_file_that_cannot_be_opened_is_rejected_and_walk_continues(tmp_path, monkeypatch):
+    write(tmp_path, "a.txt", ENGLISH)
+    write(tmp_path, "b.txt", ENGLISH)
+    real_open = Path.open
+
+    def deny_a(path: Path, *args, **kwargs):
+        if path.name == "a.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", deny_a)
+
+    articles, rejects = corpus(tmp_path)
+
+    assert list(articles) == ["b.txt"]
+    assert rejects == {"a.txt": "cannot read file: Permission denied"}
+
+
+def test_named_pipe_is_rejected_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.txt")
+
+    assert corpus(tmp_path) == ({}, {"pipe.txt": "not a regular file"})
+
+
+def test_seed_pages_are_five_articles_named_by_file(seeds_dir):
+    records = list(read_corpus(seeds_dir))
+
+    assert all(isinstance(record, Article) for record in records)
+    assert [record.id for record in records] == sorted(
+        path.name for path in seeds_dir.glob("*.txt")
+    )
+    assert len(records) == 5
+    assert all(record.source == Path(record.id).stem for record in records)
+    assert records[3].text.startswith("Наращивание военного сотрудничества между Россией и КНДР")
+    assert "Росія та КНДР підписали угоду" in records[2].text
+
+
+def test_missing_input_dir_raises(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        list(read_corpus(tmp_path / "absent"))

@@ -1,0 +1,169 @@
+"""The whole pipeline, end to end, with the tiny real translation models and the real embedder."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.run import RunError, run
+from pipeline.translate.argos import ArgosTranslator
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def config_for(tmp_path: Path, packages_dir: Path | None, **translate) -> object:
+    return load_config(
+        overrides={
+            "paths": {"output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")},
+            "translate": {
+                "packages_dir": str(packages_dir or tmp_path / "no-packages"),
+                "max_decoding_length": 16,
+                "beam_size": 1,
+                **translate,
+            },
+        }
+    )
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(SAMPLE / "articles", folder)
+    return folder
+
+
+def test_full_run_translates_with_installed_models_and_writes_every_output(
+    corpus, tmp_path, installed_packages_dir
+):
+    result = run(corpus, config_for(tmp_path, installed_packages_dir))
+
+    latest = tmp_path / "out" / "latest"
+    assert latest.resolve() == result.run_dir.resolve()
+    sentences = read_csv(latest / "sentences.csv")
+    by_lang = {lang: [s for s in sentences if s["lang"] == lang] for lang in ("en", "ru", "uk")}
+    assert all(by_lang.values())
+    assert {s["english_origin"] for s in by_lang["en"]} == {"original"}
+    assert {s["english_origin"] for s in by_lang["ru"] + by_lang["uk"]} == {"mt"}
+    assert all(s["english"] for s in sentences)
+    # the cp1251 article decoded into Cyrillic, not mojibake
+    assert any("Грельмар" in s["original"] for s in by_lang["ru"])
+    # page noise is gone, and no HTML script text made it in
+    assert not any(s["original"].strip() in ("14:32", "2481 visitors online") for s in sentences)
+    assert not any("function(" in s["original"] or "{" in s["original"] for s in sentences)
+
+    info = json.loads((latest / "run.json").read_text())
+    assert info["counts"]["sentences"] == len(sentences)
+    assert set(info["models"]["translation"]) == {"ru", "uk"}
+    assert info["models"]["embedding"].startswith("st:all-MiniLM-L6-v2#")
+    assert {"ingest", "segment", "langid", "translate", "embed_align"} <= set(info["seconds"])
+    assert info["config"]["translate"]["beam_size"] == 1
+    assert read_csv(latest / "rejects.csv") == []
+    # English articles of one event share statements
+    alignments = read_csv(latest / "alignments.csv")
+    assert any(a["lang_a"] == a["lang_b"] == "en" for a in alignments)
+
+
+def test_rerun_on_unchanged_input_translates_and_embeds_nothing(
+    corpus, tmp_path, installed_packages_dir, monkeypatch
+):
+    config = config_for(tmp_path, installed_packages_dir)
+    first = run(corpus, config)
+    assert first.counts["translated_new"] > 0 and first.counts["embedded_new"] > 0
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached sentence went through the model again")
+
+    monkeypatch.setattr(ArgosTranslator, "translate", refuse)
+    monkeypatch.setattr("pipeline.embed.Embedder.encode", refuse)
+    second = run(corpus, config)
+    assert second.counts["translated_new"] == 0 and second.counts["embedded_new"] == 0
+    assert second.counts["translated_cached"] == first.counts["translated_new"]
+    assert read_csv(second.run_dir / "sentences.csv") == read_csv(first.run_dir / "sentences.csv")
+    assert read_csv(second.run_dir / "alignments.csv") == read_csv(first.run_dir / "alignments.csv")
+
+
+def test_missing_model_skips_and_says_how_to_install_then_a_later_run_fills_in(
+    corpus, tmp_path, installed_packages_dir
+):
+    skipped = run(corpus, config_for(tmp_path, None))
+    assert {(m.lang, m.install_command) for m in skipped.missing} == {
+        ("ru", "parallax models install ru"),
+        ("uk", "parallax models install uk"),
+    }
+    rows = read_csv(skipped.run_dir / "sentences.csv")
+    non_english = [r for r in rows if r["lang"] in ("ru", "uk")]
+    assert non_english and all(
+        r["english_origin"] == "skipped" and r["english"] == "" for r in non_english
+    )
+
+    filled = run(corpus, config_for(tmp_path, installed_packages_dir))
+    assert filled.missing == []
+    assert len(read_csv(filled.run_dir / "sentences.csv")) == len(rows)
+
+
+def test_fail_mode_stops_before_any_work(corpus, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("work started despite a missing model")
+
+    monkeypatch.setattr("pipeline.embed.Embedder.encode", refuse)
+    with pytest.raises(RunError, match=r"ru: \d+ sentences \(run `parallax models install ru`\)"):
+        run(corpus, config_for(tmp_path, None, on_missing_model="fail"))
+    assert not (tmp_path / "out" / "latest").exists()
+
+
+def test_translation_memory_fills_sentences_before_mt(corpus, tmp_path):
+    result = run(corpus, config_for(tmp_path, None, tm_files=[str(SAMPLE / "tm.tsv")]))
+    rows = read_csv(result.run_dir / "sentences.csv")
+    assert {r["english_origin"] for r in rows if r["lang"] != "en"} == {"tm"}
+    assert result.missing == []
+    cross_language = [
+        a for a in read_csv(result.run_dir / "alignments.csv") if a["lang_a"] != a["lang_b"]
+    ]
+    assert cross_language
+
+
+def test_lines_mode_takes_one_sentence_per_line(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(
+        "First line. Still first\nSecond line\n\nThird line\n", encoding="utf-8"
+    )
+    config = load_config(
+        overrides={
+            "paths": {"output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")},
+            "segment": {"mode": "lines"},
+        }
+    )
+    result = run(corpus, config)
+    rows = read_csv(result.run_dir / "sentences.csv")
+    assert [r["original"] for r in rows] == ["First line. Still first", "Second line", "Third line"]
+
+
+def test_missing_input_folder_is_a_run_error(tmp_path):
+    with pytest.raises(RunError, match="input folder not found"):
+        run(tmp_path / "nope", load_config())
+
+
+def test_seed_pages_000_and_001_share_the_nato_statement_quotations(seeds_dir, tmp_path):
+    config = config_for(tmp_path, None)
+    result = run(seeds_dir, config)
+    pairs = {
+        (a["english_a"], a["english_b"])
+        for a in read_csv(result.run_dir / "alignments.csv")
+        if a["article_a"].startswith("000") and a["article_b"].startswith("001")
+    }
+
+    def found(anchor_a: str, anchor_b: str) -> bool:
+        return any(anchor_a in a and anchor_b in b for a, b in pairs)
+
+    assert found("not to provide any kind of assistance", "not to provide any kind of assistance")
+    assert found("strongly condemn the decisions", "strongly condemn the decisions")
+    assert found("deepening military cooperation", "deepening military cooperation")

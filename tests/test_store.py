@@ -1,0 +1,35 @@
+import numpy as np
+
+from pipeline.store import Store
+
+
+def test_translations_round_trip_and_are_keyed_by_model(tmp_path):
+    store = Store(tmp_path)
+    store.put_translations("model-a", [("h1", "one"), ("h2", "two")])
+    assert store.get_translations("model-a", ["h1", "h2", "h3"]) == {"h1": "one", "h2": "two"}
+    assert store.get_translations("model-b", ["h1"]) == {}
+
+
+def test_embeddings_round_trip_as_float32(tmp_path):
+    store = Store(tmp_path)
+    vector = np.array([0.6, 0.8], dtype=np.float32)
+    store.put_embeddings("st", [("h", vector)])
+    found = Store(tmp_path).get_embeddings("st", ["h"])  # a second connection sees the commit
+    assert found["h"].dtype == np.float32
+    np.testing.assert_array_equal(found["h"], vector)
+
+
+def test_lookup_of_more_keys_than_sqlite_binds_at_once(tmp_path):
+    store = Store(tmp_path)
+    items = [(f"h{i}", f"t{i}") for i in range(2000)]
+    store.put_translations("m", items)
+    assert store.get_translations("m", [h for h, _ in items]) == dict(items)
+
+
+def test_corrupted_cache_file_is_set_aside_and_rebuilt(tmp_path, caplog):
+    (tmp_path / "cache.sqlite3").write_bytes(b"this is not a database" * 100)
+    store = Store(tmp_path)
+    store.put_translations("m", [("h", "t")])
+    assert store.get_translations("m", ["h"]) == {"h": "t"}
+    assert list(tmp_path.glob("cache.sqlite3.corrupt-*"))
+    assert "unreadable" in caplog.text
