@@ -129,6 +129,7 @@ def run(
         start = time.perf_counter()
         result = step(name, function, *args)
         seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+        log.info("%s finished in %.2f s", name, seconds[name])
         return result
 
     started = datetime.now(UTC)

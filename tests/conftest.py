@@ -12,7 +12,10 @@ SEEDS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "
 @pytest.fixture
 def seeds_dir() -> Path:
     if not SEEDS_DIR.is_dir():
-        pytest.skip(f"seed pages not found at {SEEDS_DIR} (they sit beside the project in CI only)")
+        pytest.skip(
+            f"seed pages not found at {SEEDS_DIR} "
+            "(they sit beside a team checkout and in CI, not in a user's clone)"
+        )
     return SEEDS_DIR
 
 
