@@ -26,6 +26,18 @@ class PathsConfig:
 
 
 @dataclass(frozen=True)
+class CorpusConfig:
+    accumulate: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    cron: str = "*/30 * * * *"
+    timezone: str = "UTC"
+    input_dir: Path = Path("data/inbox")
+
+
+@dataclass(frozen=True)
 class IngestConfig:
     max_file_bytes: int = 100 * 1024 * 1024
 
@@ -74,6 +86,8 @@ class AlignConfig:
 @dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     langid: LangidConfig = field(default_factory=LangidConfig)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import logging
 import secrets
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +23,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pipeline import clean, segment
+from pipeline import clean, langid, segment
 from pipeline.align import align
 from pipeline.config import Config
+from pipeline.corpus import Corpus
 from pipeline.embed import Embedder, embed_texts
 from pipeline.export import write_run
 from pipeline.ingest import read_corpus
@@ -73,18 +75,70 @@ def ingest(input_dir: Path, max_file_bytes: int) -> tuple[list[Article], list[Re
 
 
 def split_articles(articles: list[Article], mode: str) -> tuple[list[Sentence], list[Reject]]:
-    """Clean and segment each article; one with no sentence left is rejected, not dropped."""
+    """Clean and segment each article. An article whose rules fail is rejected on its own."""
     splitter = segment.split_lines if mode == "lines" else segment.split_sentences
-    sentences, rejects = [], []
+    sentences, failed = [], []
     for article in articles:
-        parts = splitter(clean.clean_text(article.text).text)
-        if not parts:
-            rejects.append(Reject(article.id, "no sentences left after removing page noise"))
+        try:
+            parts = splitter(clean.clean_text(article.text).text)
+        except Exception as error:  # one bad article must not stop the others
+            log.exception("segmenting %s failed", article.id)
+            failed.append(Reject(article.id, f"segmentation failed: {error!r}"))
+            continue
         sentences += [
             Sentence(article.id, article.source, position, text)
             for position, text in enumerate(parts)
         ]
-    return sentences, rejects
+    return sentences, failed
+
+
+def segmentation_key(config: Config) -> str:
+    """What a cached segmentation depends on: mode, languages, and the code of the rules."""
+    digest = hashlib.sha256()
+    for module in (clean, segment, langid):
+        digest.update(Path(module.__file__).read_bytes())
+    return (
+        f"mode={config.segment.mode};langs={','.join(config.langid.languages)};"
+        f"rules={digest.hexdigest()[:16]};lingua={metadata.version('lingua-language-detector')}"
+    )
+
+
+def split_with_cache(
+    articles: list[Article], config: Config, store: Store, timed: Step
+) -> tuple[list[Sentence], list[Reject], int]:
+    """Sentences of every article, and how many texts were segmented anew.
+
+    Only articles whose text the store has not seen go through segmentation and language id;
+    their results are stored for the next run. Empty or failing articles are rejected.
+    """
+    key = segmentation_key(config)
+    segments = store.get_segments(key, [a.content_hash for a in articles])
+    fresh = list({a.content_hash: a for a in articles if a.content_hash not in segments}.values())
+    new_sentences, failed = timed("segment", split_articles, fresh, config.segment.mode)
+    new_sentences = timed("langid", label_sentences, new_sentences, config.langid.languages)
+
+    pairs_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for sentence in new_sentences:
+        pairs_of[sentence.article_id].append((sentence.text, sentence.lang))
+    reason_of = {reject.input: reject.reason for reject in failed}
+    fresh_segments = {a.content_hash: pairs_of[a.id] for a in fresh if a.id not in reason_of}
+    store.put_segments(key, fresh_segments.items())
+    segments.update(fresh_segments)
+    failure_of = {a.content_hash: reason_of[a.id] for a in fresh if a.id in reason_of}
+
+    sentences, rejects = [], []
+    for article in articles:
+        pairs = segments.get(article.content_hash)
+        if pairs is None:
+            rejects.append(Reject(article.id, failure_of[article.content_hash]))
+            continue
+        if not pairs:
+            rejects.append(Reject(article.id, "no sentences left after removing page noise"))
+        sentences += [
+            Sentence(article.id, article.source, position, text, lang=lang)
+            for position, (text, lang) in enumerate(pairs)
+        ]
+    return sentences, rejects, len(fresh)
 
 
 def embed_and_align(
@@ -133,74 +187,78 @@ def run(
         return result
 
     started = datetime.now(UTC)
-    with output_lock(config.paths.output_dir):
-        store = Store(config.paths.cache_dir)
-        try:
-            articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
-            sentences, empty = timed("segment", split_articles, articles, config.segment.mode)
-            rejects += empty
-            sentences = timed("langid", label_sentences, sentences, config.langid.languages)
+    output_dir = config.paths.output_dir
+    with output_lock(output_dir), contextlib.closing(Store(config.paths.cache_dir)) as store:
+        articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
+        corpus_counts = {}
+        if config.corpus.accumulate:
+            with contextlib.closing(Corpus(output_dir)) as corpus:
+                change = corpus.update(articles)
+                articles = corpus.articles()
+            corpus_counts = {f"articles_{k}": v for k, v in dataclasses.asdict(change).items()}
+        sentences, unsplit, segmented = split_with_cache(articles, config, store, timed)
+        rejects += unsplit
 
-            memory = TranslationMemory.from_files(list(config.translate.tm_files))
-            languages = {s.lang for s in sentences}
-            translators = load_translators(config.translate, languages)
-            missing = missing_models(sentences, memory, translators, config.translate.target)
-            if missing and config.translate.on_missing_model == "fail":
-                raise RunError(_missing_message(missing, packages_dir(config.translate)))
+        memory = TranslationMemory.from_files(list(config.translate.tm_files))
+        languages = {s.lang for s in sentences}
+        translators = load_translators(config.translate, languages)
+        missing = missing_models(sentences, memory, translators, config.translate.target)
+        if missing and config.translate.on_missing_model == "fail":
+            raise RunError(_missing_message(missing, packages_dir(config.translate)))
 
-            sentences, report = timed(
-                "translate",
-                translate_sentences,
-                sentences,
-                memory,
-                translators,
-                store,
-                config.translate.target,
-                progress,
-            )
-            embedder = Embedder(config.embed)
-            alignments, encoded = timed(
-                "embed_align", embed_and_align, sentences, embedder, store, config, progress
-            )
-            counts = {
-                "articles": len(articles),
-                "rejects": len(rejects),
-                "sentences": len(sentences),
-                "sentences_by_lang": dict(sorted(Counter(s.lang for s in sentences).items())),
-                "sentences_by_origin": dict(sorted(report.by_origin.items())),
-                "translated_new": report.mt_new,
-                "translated_cached": report.mt_cached,
-                "embedded_new": encoded,
-                "alignments": len(alignments),
-            }
-            run_id = new_run_id()
-            run_info = {
-                "run_id": run_id,
-                "started": started.isoformat(),
-                "finished": datetime.now(UTC).isoformat(),
-                "input_dir": str(input_dir),
-                "config": config.to_dict(),
-                "models": {
-                    "translation": report.packages,
-                    "embedding": embedder.cache_key,
-                    "libraries": {name: metadata.version(name) for name in LIBRARIES},
-                },
-                "counts": counts,
-                "missing_models": [dataclasses.asdict(m) for m in report.missing],
-                "seconds": seconds,
-            }
-            run_dir = timed(
-                "export",
-                write_run,
-                config.paths.output_dir,
-                run_id,
-                sentences,
-                alignments,
-                rejects,
-                run_info,
-            )
-        finally:
-            store.close()
+        sentences, report = timed(
+            "translate",
+            translate_sentences,
+            sentences,
+            memory,
+            translators,
+            store,
+            config.translate.target,
+            progress,
+        )
+        embedder = Embedder(config.embed)
+        alignments, encoded = timed(
+            "embed_align", embed_and_align, sentences, embedder, store, config, progress
+        )
+        counts = {
+            "articles": len(articles),
+            **corpus_counts,
+            "articles_segmented": segmented,
+            "rejects": len(rejects),
+            "sentences": len(sentences),
+            "sentences_by_lang": dict(sorted(Counter(s.lang for s in sentences).items())),
+            "sentences_by_origin": dict(sorted(report.by_origin.items())),
+            "translated_new": report.mt_new,
+            "translated_cached": report.mt_cached,
+            "embedded_new": encoded,
+            "alignments": len(alignments),
+        }
+        run_id = new_run_id()
+        run_info = {
+            "run_id": run_id,
+            "started": started.isoformat(),
+            "finished": datetime.now(UTC).isoformat(),
+            "input_dir": str(input_dir),
+            "config": config.to_dict(),
+            "models": {
+                "translation": report.packages,
+                "embedding": embedder.cache_key,
+                "libraries": {name: metadata.version(name) for name in LIBRARIES},
+            },
+            "counts": counts,
+            "missing_models": [dataclasses.asdict(m) for m in report.missing],
+            "seconds": seconds,
+        }
+        run_dir = timed(
+            "export",
+            write_run,
+            output_dir,
+            run_id,
+            sentences,
+            alignments,
+            rejects,
+            run_info,
+        )
     return RunResult(run_id, run_dir, counts, report.missing, seconds)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import sqlite3
 import time
@@ -20,6 +21,12 @@ CREATE TABLE IF NOT EXISTS translations (
     source_hash TEXT NOT NULL,  -- sha256 of the whitespace-normalised source sentence
     english TEXT NOT NULL,
     PRIMARY KEY (model_key, source_hash)
+);
+CREATE TABLE IF NOT EXISTS segments (
+    options_key TEXT NOT NULL,  -- segmentation mode, languages, a digest of the rules' code
+    content_hash TEXT NOT NULL, -- sha256 of the article text
+    sentences TEXT NOT NULL,    -- JSON list of [sentence, lang]
+    PRIMARY KEY (options_key, content_hash)
 );
 CREATE TABLE IF NOT EXISTS embeddings (
     model_key TEXT NOT NULL,    -- model id and a fingerprint of its weights
@@ -44,6 +51,9 @@ def file_fingerprint(path: Path) -> str:
     info = path.stat()
     return _file_digest(path, info.st_size, info.st_mtime_ns)
 
+
+# The column that scopes a key: the model or the options that produced the value.
+SCOPE_COLUMN = {"translations": "model_key", "embeddings": "model_key", "segments": "options_key"}
 
 # SQLite caps the number of bound parameters per statement; look keys up in chunks below it.
 _LOOKUP_CHUNK = 500
@@ -103,6 +113,25 @@ class Store:
                 [(model_key, source_hash, english) for source_hash, english in items],
             )
 
+    def get_segments(
+        self, options_key: str, content_hashes: Iterable[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        rows = self._lookup("segments", "sentences", "content_hash", options_key, content_hashes)
+        return {key: [tuple(pair) for pair in json.loads(value)] for key, value in rows}
+
+    def put_segments(
+        self, options_key: str, items: Iterable[tuple[str, list[tuple[str, str]]]]
+    ) -> None:
+        """Store (content_hash, [(sentence, lang), ...]) per article in one transaction."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?)",
+                [
+                    (options_key, content_hash, json.dumps(pairs, ensure_ascii=False))
+                    for content_hash, pairs in items
+                ],
+            )
+
     def get_embeddings(self, model_key: str, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:
         rows = self._lookup("embeddings", "vector", "text_hash", model_key, text_hashes)
         return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
@@ -128,7 +157,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             found += self._db.execute(
                 f"SELECT {key_column}, {column} FROM {table} "
-                f"WHERE model_key = ? AND {key_column} IN ({marks})",
+                f"WHERE {SCOPE_COLUMN[table]} = ? AND {key_column} IN ({marks})",
                 [model_key, *chunk],
             ).fetchall()
         return found

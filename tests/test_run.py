@@ -167,3 +167,65 @@ def test_seed_pages_000_and_001_share_the_nato_statement_quotations(seeds_dir, t
     assert found("not to provide any kind of assistance", "not to provide any kind of assistance")
     assert found("strongly condemn the decisions", "strongly condemn the decisions")
     assert found("deepening military cooperation", "deepening military cooperation")
+
+
+def accumulating_config(tmp_path: Path) -> object:
+    return load_config(
+        overrides={
+            "paths": {"output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")},
+            "corpus": {"accumulate": True},
+            "translate": {"tm_files": [str(SAMPLE / "tm.tsv")]},
+        }
+    )
+
+
+def test_incremental_run_processes_only_new_articles_and_covers_every_article_seen(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    english = sorted((SAMPLE / "articles").rglob("*.txt"))
+    first_file, second_file = english[0], english[1]
+    shutil.copy(first_file, inbox / "first.txt")
+    shutil.copy(second_file, inbox / "second.txt")
+    config = accumulating_config(tmp_path)
+    first = run(inbox, config)
+    assert first.counts["articles_new"] == 2 and first.counts["articles_segmented"] == 2
+
+    # The inbox is drained of one article and gets a new one.
+    (inbox / "first.txt").unlink()
+    shutil.copy(english[2], inbox / "third.txt")
+    second = run(inbox, config)
+    assert second.counts["articles"] == 3
+    assert second.counts["articles_new"] == 1 and second.counts["articles_unchanged"] == 1
+    assert second.counts["articles_segmented"] == 1
+    articles = {row["article"] for row in read_csv(second.run_dir / "sentences.csv")}
+    assert articles == {"first.txt", "second.txt", "third.txt"}
+
+    # A changed article replaces its earlier version.
+    (inbox / "second.txt").write_text("A wholly new text about the barge.\n", encoding="utf-8")
+    third = run(inbox, config)
+    assert third.counts["articles_changed"] == 1 and third.counts["articles_segmented"] == 1
+    rows = [r for r in read_csv(third.run_dir / "sentences.csv") if r["article"] == "second.txt"]
+    assert [r["original"] for r in rows] == ["A wholly new text about the barge."]
+
+
+def test_one_article_that_breaks_segmentation_is_rejected_and_the_rest_processed(
+    corpus, tmp_path, monkeypatch
+):
+    from pipeline import segment
+
+    real_split = segment.split_sentences
+
+    def split_or_break(text: str) -> list[str]:
+        if "Lindhof" in text:
+            raise RuntimeError("rule blew up")
+        return real_split(text)
+
+    monkeypatch.setattr(segment, "split_sentences", split_or_break)
+    result = run(corpus, accumulating_config(tmp_path))
+    rejects = read_csv(result.run_dir / "rejects.csv")
+    assert rejects and all(
+        "segmentation failed: RuntimeError('rule blew up')" in r["reason"] for r in rejects
+    )
+    processed = {r["article"] for r in read_csv(result.run_dir / "sentences.csv")}
+    assert processed and not processed & {r["input"] for r in rejects}
+    assert result.counts["articles"] == len(processed) + len(rejects)

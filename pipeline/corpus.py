@@ -1,0 +1,67 @@
+"""The corpus an output folder has seen: every article read into it, so outputs can cover them all.
+
+A scheduled run over an inbox sees only what is in the inbox now; articles that were processed
+and then moved away must still be in the corpus-wide outputs. The registry lives in the output
+folder it describes (`corpus.sqlite3`), one row per article id holding its latest version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.records import Article
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT NOT NULL,
+    published TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class CorpusChange:
+    new: int
+    changed: int
+    unchanged: int
+
+
+class Corpus:
+    """Articles seen so far under one output folder, keyed by article id."""
+
+    def __init__(self, output_dir: Path):
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(output_dir / "corpus.sqlite3")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def update(self, articles: list[Article]) -> CorpusChange:
+        """Record `articles`; an id seen before with other content is replaced."""
+        known = dict(self._db.execute("SELECT id, content_hash FROM articles"))
+        new = sum(1 for a in articles if a.id not in known)
+        changed = sum(1 for a in articles if a.id in known and known[a.id] != a.content_hash)
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (a.id, a.content_hash, a.source, a.title, a.url, a.published, a.text)
+                    for a in articles
+                ],
+            )
+        return CorpusChange(new=new, changed=changed, unchanged=len(articles) - new - changed)
+
+    def articles(self) -> list[Article]:
+        rows = self._db.execute(
+            "SELECT id, text, source, title, url, published FROM articles ORDER BY id"
+        )
+        return [Article(*row) for row in rows]
