@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test browser lint serve stop clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet pip==26.3
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
@@ -17,12 +17,27 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/parallax run --input data/sample/articles --tm data/sample/tm.tsv
 	@echo "Outputs: outputs/latest/ (sentences.csv, alignments.csv, rejects.csv, run.json)"
 
-test: $(STAMP)
+# The browser test needs Debian's chromium and chromium-driver; install them where we may.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
+	  || echo "chromium could not be installed: the browser test will be skipped"; }
+
+test: $(STAMP) browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+serve: $(STAMP)
+	$(BIN)/python -m flows.server start
+
+stop:
+	$(BIN)/python -m flows.server stop
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline flows tests
 	$(BIN)/ruff format --check pipeline flows tests
 
 clean:
-	rm -rf $(VENV) outputs data/cache
+	rm -rf $(VENV) data/cache .prefect
+	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

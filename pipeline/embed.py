@@ -57,8 +57,10 @@ class Embedder:
 
     def _load(self):
         if self._model is None:
-            # The model is on disk; never let the hub client reach for the network.
+            # The model is on disk: never let the hub client reach for the network, and keep
+            # its loading bars out of our progress output.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(str(self.path), device=self.config.device)

@@ -65,6 +65,8 @@ class RunResult:
     counts: dict[str, Any]
     missing: list[MissingModel]
     seconds: dict[str, float]
+    alignments: list[Alignment]
+    rejects: list[Reject]
 
 
 def ingest(input_dir: Path, max_file_bytes: int) -> tuple[list[Article], list[Reject]]:
@@ -154,6 +156,15 @@ def embed_and_align(
     return align(alignable, vectors, config.align), encoded
 
 
+def articles_by_language(sentences: list[Sentence]) -> dict[str, int]:
+    """Articles counted under the language most of their sentences are in."""
+    langs_of: dict[str, Counter] = defaultdict(Counter)
+    for sentence in sentences:
+        langs_of[sentence.article_id][sentence.lang] += 1
+    main = Counter(langs.most_common(1)[0][0] for langs in langs_of.values())
+    return dict(sorted(main.items()))
+
+
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
@@ -186,9 +197,9 @@ def run(
         log.info("%s finished in %.2f s", name, seconds[name])
         return result
 
-    started = datetime.now(UTC)
     output_dir = config.paths.output_dir
     with output_lock(output_dir), contextlib.closing(Store(config.paths.cache_dir)) as store:
+        started = datetime.now(UTC)
         articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
         corpus_counts = {}
         if config.corpus.accumulate:
@@ -225,6 +236,7 @@ def run(
             **corpus_counts,
             "articles_segmented": segmented,
             "rejects": len(rejects),
+            "articles_by_lang": articles_by_language(sentences),
             "sentences": len(sentences),
             "sentences_by_lang": dict(sorted(Counter(s.lang for s in sentences).items())),
             "sentences_by_origin": dict(sorted(report.by_origin.items())),
@@ -259,7 +271,7 @@ def run(
             rejects,
             run_info,
         )
-    return RunResult(run_id, run_dir, counts, report.missing, seconds)
+    return RunResult(run_id, run_dir, counts, report.missing, seconds, alignments, rejects)
 
 
 def _missing_message(missing: list[MissingModel], folder: Path) -> str:

@@ -229,3 +229,34 @@ def test_one_article_that_breaks_segmentation_is_rejected_and_the_rest_processed
     processed = {r["article"] for r in read_csv(result.run_dir / "sentences.csv")}
     assert processed and not processed & {r["input"] for r in rejects}
     assert result.counts["articles"] == len(processed) + len(rejects)
+
+
+def test_two_overlapping_runs_on_one_output_folder_never_interleave(corpus, tmp_path):
+    import threading
+    from datetime import datetime
+
+    config = config_for(tmp_path, None, tm_files=[str(SAMPLE / "tm.tsv")])
+    results, errors = [], []
+
+    def one_run():
+        try:
+            results.append(run(corpus, config))
+        except Exception as error:  # surfaced by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors and len(results) == 2
+    spans = []
+    for result in results:
+        info = json.loads((result.run_dir / "run.json").read_text())
+        spans.append(
+            (datetime.fromisoformat(info["started"]), datetime.fromisoformat(info["finished"]))
+        )
+        assert len(read_csv(result.run_dir / "sentences.csv")) == result.counts["sentences"]
+    first, second = sorted(spans)
+    assert first[1] <= second[0], "the second run started writing before the first finished"
+    assert (tmp_path / "out" / "latest").resolve().name in {r.run_id for r in results}

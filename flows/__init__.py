@@ -1,0 +1,1 @@
+"""Prefect layer over `pipeline/`: the align-articles flow, its deployment and a local server."""

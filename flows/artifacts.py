@@ -1,0 +1,90 @@
+"""What the Prefect UI shows for a run: a markdown summary and a table of top statements.
+
+Plain functions from a RunResult to markdown text or table rows, so they are tested without
+a server; align_articles.py publishes them.
+"""
+
+from __future__ import annotations
+
+from pipeline.run import RunResult
+
+TOP_ALIGNMENTS = 25
+SHOWN_REJECTS = 20
+OUTPUT_FILES = ("sentences.csv", "alignments.csv", "rejects.csv", "run.json")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(result: RunResult) -> str:
+    counts = result.counts
+    lines = [f"# Parallax run `{result.run_id}`", ""]
+    lines += ["## Articles per language", ""]
+    lines += _table(("language", "articles"), sorted(counts["articles_by_lang"].items()))
+    lines += ["", "## Sentences by origin of their English side", ""]
+    lines += _table(("origin", "sentences"), sorted(counts["sentences_by_origin"].items()))
+    for missing in result.missing:
+        if missing.install_command:
+            lines += [
+                "",
+                f"**{missing.sentences} {missing.lang} sentences skipped**: no {missing.lang}→en "
+                f"model installed. Install it with `{missing.install_command}` (offline: "
+                "`parallax models install --file PATH.argosmodel`); the next run fills them in.",
+            ]
+        else:
+            lines += [
+                "",
+                f"{missing.sentences} sentences in languages Parallax does not translate.",
+            ]
+    lines += ["", "## Results", ""]
+    lines += _table(
+        ("what", "count"),
+        [
+            ("articles", counts["articles"]),
+            ("sentences", counts["sentences"]),
+            ("alignments found", counts["alignments"]),
+            ("rejected inputs", counts["rejects"]),
+            (
+                "sentences translated now / from cache",
+                f"{counts['translated_new']} / {counts['translated_cached']}",
+            ),
+            ("texts embedded now", counts["embedded_new"]),
+        ],
+    )
+    if result.rejects:
+        lines += ["", "## Rejected inputs", ""]
+        lines += _table(
+            ("input", "reason"), [(r.input, r.reason) for r in result.rejects[:SHOWN_REJECTS]]
+        )
+        if len(result.rejects) > SHOWN_REJECTS:
+            lines += ["", f"... and {len(result.rejects) - SHOWN_REJECTS} more in rejects.csv"]
+    lines += ["", "## Seconds per stage", ""]
+    lines += _table(("stage", "seconds"), list(result.seconds.items()))
+    lines += ["", "## Outputs", "", f"- run folder: `{result.run_dir}`"]
+    lines += [f"- `{result.run_dir / name}`" for name in OUTPUT_FILES]
+    return "\n".join(lines) + "\n"
+
+
+def top_alignments_table(result: RunResult, limit: int = TOP_ALIGNMENTS) -> list[dict]:
+    """The best-scoring aligned statements, both originals and both English sides."""
+    best = sorted(result.alignments, key=lambda x: (-x.margin, x.a.article_id, x.a.position))
+    return [
+        {
+            "margin": round(pair.margin, 3),
+            "cosine": round(pair.cosine, 3),
+            "article_a": pair.a.article_id,
+            "text_a": pair.a.text,
+            "english_a": pair.a.english,
+            "article_b": pair.b.article_id,
+            "text_b": pair.b.text,
+            "english_b": pair.b.english,
+        }
+        for pair in best[:limit]
+    ]

@@ -1,0 +1,179 @@
+"""The align-articles flow under a temporary Prefect server (prefect_test_harness)."""
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.testing.utilities import prefect_test_harness
+
+import flows.align_articles as flow_module
+from flows.align_articles import align_articles
+from flows.artifacts import summary_markdown, top_alignments_table
+from flows.serve import scheduled_deployment
+from pipeline.config import load_config
+from pipeline.records import Alignment, MissingModel, Reject, Sentence
+from pipeline.run import RunResult
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def harness():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def artifacts_of(flow_run_id) -> list:
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
+def write_config(tmp_path: Path, packages_dir: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"paths:\n  cache_dir: {tmp_path / 'cache'}\n"
+        f"translate:\n  packages_dir: {packages_dir}\n  max_decoding_length: 16\n  beam_size: 1\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_flow_runs_every_stage_as_a_task_and_publishes_artifacts(tmp_path, installed_packages_dir):
+    state = align_articles(
+        input_dir=str(SAMPLE / "articles"),
+        output_dir=str(tmp_path / "out"),
+        config_path=str(write_config(tmp_path, installed_packages_dir)),
+        return_state=True,
+    )
+    assert state.is_completed()
+    summary = state.result()
+    assert summary["articles"] == 8 and summary["alignments"] > 0
+    assert Path(summary["run_dir"]).parent == tmp_path / "out"
+
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs()
+    names = {
+        run.name.rsplit("-", 1)[0]
+        for run in task_runs
+        if run.flow_run_id == state.state_details.flow_run_id
+    }
+    assert {"ingest", "segment", "langid", "translate", "embed_align", "export"} <= names
+
+    artifacts = artifacts_of(state.state_details.flow_run_id)
+    by_key = {a.key: a for a in artifacts if a.key}
+    assert "Articles per language" in by_key["run-summary"].data
+    assert str(summary["run_dir"]) in by_key["run-summary"].data
+    assert by_key["top-statements"].type == "table"
+    progress = [a for a in artifacts if a.type == "progress"]
+    assert progress and all(a.data == 100.0 for a in progress)
+    assert {a.description.split(":")[0] for a in progress} >= {
+        "translate ru",
+        "translate uk",
+        "embed",
+    }
+
+
+def test_one_bad_article_fails_only_its_own_work(tmp_path, installed_packages_dir, monkeypatch):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE / "articles", corpus)
+    (corpus / "broken.txt").write_text("Marker that breaks the rules.\n", encoding="utf-8")
+    from pipeline import segment
+
+    real_split = segment.split_sentences
+
+    def split_or_break(text: str) -> list[str]:
+        if "Marker that breaks" in text:
+            raise ValueError("bad article")
+        return real_split(text)
+
+    monkeypatch.setattr(segment, "split_sentences", split_or_break)
+    state = align_articles(
+        input_dir=str(corpus), output_dir=str(tmp_path / "out"),
+        config_path=str(write_config(tmp_path, installed_packages_dir)), return_state=True,
+    )  # fmt: skip
+    assert state.is_completed()
+    run_dir = Path(state.result()["run_dir"])
+    with (run_dir / "rejects.csv").open(encoding="utf-8") as handle:
+        rejects = list(csv.DictReader(handle))
+    assert [r["input"] for r in rejects] == ["broken.txt"]
+    with (run_dir / "sentences.csv").open(encoding="utf-8") as handle:
+        assert len({row["article"] for row in csv.DictReader(handle)}) == 8
+
+
+def test_transient_io_failure_in_ingest_is_retried(tmp_path, installed_packages_dir, monkeypatch):
+    monkeypatch.setattr(flow_module, "RETRY_DELAY_SECONDS", 0)
+    import pipeline.run as run_module
+
+    real_read = run_module.read_corpus
+    calls = []
+
+    def flaky_read(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("network share went away")
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "read_corpus", flaky_read)
+    state = align_articles(
+        input_dir=str(SAMPLE / "articles"), output_dir=str(tmp_path / "out"),
+        config_path=str(write_config(tmp_path, installed_packages_dir)), return_state=True,
+    )  # fmt: skip
+    assert state.is_completed()
+    assert len(calls) == 2
+
+
+def test_scheduled_deployment_takes_cron_and_parameters_from_config():
+    deployment = scheduled_deployment()
+    config = load_config(Path(flow_module.__file__).parents[1] / "config" / "scheduled.yaml")
+    assert deployment.name == "scheduled"
+    assert deployment.flow_name == "align-articles"
+    assert deployment.concurrency_limit == 1
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == config.schedule.cron
+    assert set(deployment.parameters) == {"input_dir", "output_dir", "config_path"}
+    assert deployment.parameters["input_dir"] == str(config.schedule.input_dir)
+    assert config.corpus.accumulate is True
+
+
+def test_summary_markdown_and_top_table_from_a_result(tmp_path):
+    a = Sentence(
+        "a.txt", "a", 0, "Вода безопасна.", lang="ru", english="Water is safe.", english_origin="tm"
+    )
+    b = Sentence(
+        "b.txt",
+        "b",
+        1,
+        "The water is safe.",
+        lang="en",
+        english="The water is safe.",
+        english_origin="original",
+    )
+    weak = Sentence(
+        "b.txt", "b", 2, "It rained.", lang="en", english="It rained.", english_origin="original"
+    )
+    result = RunResult(
+        run_id="r1",
+        run_dir=tmp_path / "r1",
+        counts={
+            "articles": 2, "articles_by_lang": {"en": 1, "ru": 1}, "sentences": 3,
+            "sentences_by_origin": {"original": 2, "tm": 1, "skipped": 4}, "alignments": 2,
+            "rejects": 1, "translated_new": 0, "translated_cached": 0, "embedded_new": 3,
+        },
+        missing=[MissingModel("uk", 4, "parallax models install uk")],
+        seconds={"ingest": 0.1, "export": 0.2},
+        alignments=[Alignment(a, weak, 0.5, 1.1), Alignment(a, b, 0.9, 1.8)],
+        rejects=[Reject("x|y.pdf", "unsupported file type '.pdf'")],
+    )  # fmt: skip
+    text = summary_markdown(result)
+    assert "| ru | 1 |" in text and "| tm | 1 |" in text
+    assert "`parallax models install uk`" in text
+    assert "x\\|y.pdf" in text  # a pipe in a file name does not break the table
+    assert "| export | 0.2 |" in text
+    table = top_alignments_table(result)
+    assert [row["margin"] for row in table] == [1.8, 1.1]
+    assert table[0]["text_a"] == "Вода безопасна." and table[0]["english_b"] == "The water is safe."
