@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test browser lint serve stop clean
+.PHONY: demo test browser bench lint serve stop clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ serve: $(STAMP)
 
 stop:
 	$(BIN)/python -m flows.server stop
+
+# Benchmarks are separate from the tests; QUICK=1 keeps them under 10 minutes on 2 cores.
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run $(if $(QUICK),--quick)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline flows tests

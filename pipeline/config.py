@@ -79,6 +79,8 @@ class EmbedConfig:
 class AlignConfig:
     k: int = 4
     candidates: int = 10
+    index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
+    ann_min_vectors: int = 200_000
     margin_threshold: float = 1.2
     min_cosine: float = 0.5
 
@@ -111,6 +113,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("embed", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "k"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "candidates"): (lambda v: v >= 1, "an integer >= 1"),
+    ("align", "ann_min_vectors"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "margin_threshold"): (lambda v: v >= 0, "a number >= 0 (ratio margin, ~1.0-1.5)"),
     ("align", "min_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
     ("langid", "languages"): (lambda v: len(v) > 0, "a non-empty list of language codes"),

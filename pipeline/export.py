@@ -29,6 +29,11 @@ ALIGNMENT_COLUMNS = (
 )  # fmt: skip
 REJECT_COLUMNS = ("input", "reason")
 
+
+class ExportError(OSError):
+    """Outputs could not be written (disk full, permissions); `latest` was left as it was."""
+
+
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -89,19 +94,25 @@ def write_run(
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = output_dir / f".{run_id}.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    write_atomic(staging / "sentences.csv", csv_text(SENTENCE_COLUMNS, sentence_rows(sentences)))
-    write_atomic(
-        staging / "alignments.csv", csv_text(ALIGNMENT_COLUMNS, alignment_rows(alignments))
-    )
-    write_atomic(
-        staging / "rejects.csv", csv_text(REJECT_COLUMNS, ((r.input, r.reason) for r in rejects))
-    )
-    write_atomic(staging / "run.json", json.dumps(run_info, indent=2, ensure_ascii=False) + "\n")
-    run_dir = output_dir / run_id
-    os.replace(staging, run_dir)
+    files = {
+        "sentences.csv": csv_text(SENTENCE_COLUMNS, sentence_rows(sentences)),
+        "alignments.csv": csv_text(ALIGNMENT_COLUMNS, alignment_rows(alignments)),
+        "rejects.csv": csv_text(REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)),
+        "run.json": json.dumps(run_info, indent=2, ensure_ascii=False) + "\n",
+    }
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        for name, text in files.items():
+            write_atomic(staging / name, text)
+        run_dir = output_dir / run_id
+        os.replace(staging, run_dir)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(
+            f"could not write the outputs to {output_dir} ({error.strerror or error}); "
+            "the previous `latest` run is unchanged"
+        ) from error
     point_latest(output_dir, run_id)
     return run_dir
 

@@ -46,3 +46,27 @@ def test_a_newer_run_moves_latest_and_keeps_the_older_run(tmp_path):
     write_run(tmp_path, "run-2", [], [], [], {})
     assert (tmp_path / "latest").resolve().name == "run-2"
     assert (tmp_path / "run-1" / "sentences.csv").is_file()
+
+
+def test_disk_full_while_writing_keeps_the_previous_latest_and_says_so(tmp_path, monkeypatch):
+    import errno
+
+    import pytest
+
+    from pipeline import export
+
+    write_run(tmp_path, "run-1", [], [], [], {"run_id": "run-1"})
+    real_write = export.write_atomic
+    written = []
+
+    def fill_disk(path, text):
+        if written:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(path)
+        real_write(path, text)
+
+    monkeypatch.setattr(export, "write_atomic", fill_disk)
+    with pytest.raises(export.ExportError, match="No space left on device.*previous `latest`"):
+        write_run(tmp_path, "run-2", [], [], [], {"run_id": "run-2"})
+    assert (tmp_path / "latest").resolve().name == "run-1"
+    assert not (tmp_path / "run-2").exists() and not list(tmp_path.glob(".run-2*"))

@@ -165,7 +165,7 @@ def test_batched_translation_equals_raw_ctranslate2_in_input_order(installed_pac
     package = find_package(installed_packages_dir, "ru", "en")
     translator = ArgosTranslator(package, options())
     done = []
-    english = translator.translate(RU, on_progress=done.append)
+    english = translator.translate(RU, on_chunk=lambda indices, text: done.append(len(indices)))
 
     processor = spm.SentencePieceProcessor(
         model_file=str(Path(package.package_path) / "sentencepiece.model")

@@ -134,7 +134,15 @@ def _translate_cached(
         advance = (
             progress(f"translate {translator.package.from_code}", len(todo)) if progress else None
         )
-        english = translator.translate(todo, on_progress=advance)
-        store.put_translations(key, [(hashes[t], e) for t, e in zip(todo, english, strict=True)])
+
+        def store_chunk(indices: list[int], english: list[str]) -> None:
+            # Stored chunk by chunk: a run killed mid-translation keeps what it finished.
+            store.put_translations(
+                key, [(hashes[todo[i]], e) for i, e in zip(indices, english, strict=True)]
+            )
+            if advance:
+                advance(len(indices))
+
+        english = translator.translate(todo, on_chunk=store_chunk)
         result.update(zip(todo, english, strict=True))
     return result

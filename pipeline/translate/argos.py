@@ -84,9 +84,15 @@ class ArgosTranslator:
         return self._translator
 
     def translate(
-        self, sentences: list[str], on_progress: Callable[[int], None] | None = None
+        self,
+        sentences: list[str],
+        on_chunk: Callable[[list[int], list[str]], None] | None = None,
     ) -> list[str]:
-        """English for each sentence, in input order. `on_progress(n)` after each n done."""
+        """English for each sentence, in input order.
+
+        `on_chunk(indices, english)` is called as each chunk of sentences is done, so a caller
+        can store finished work (and show progress) before the whole list is through.
+        """
         tokenizer = self.package.tokenizer
         tokenized = [tokenizer.encode(sentence) for sentence in sentences]
         # Length-sorted order keeps padding low inside each batch.
@@ -94,11 +100,14 @@ class ArgosTranslator:
         english: list[str] = [""] * len(sentences)
         for start in range(0, len(order), CHUNK_SENTENCES):
             indices = order[start : start + CHUNK_SENTENCES]
-            batch = self._translate_tokens([tokenized[i] for i in indices])
-            for index, tokens in zip(indices, batch, strict=True):
-                english[index] = self._detokenize(tokens)
-            if on_progress:
-                on_progress(len(indices))
+            batch = [
+                self._detokenize(tokens)
+                for tokens in self._translate_tokens([tokenized[i] for i in indices])
+            ]
+            for index, text in zip(indices, batch, strict=True):
+                english[index] = text
+            if on_chunk:
+                on_chunk(indices, batch)
         return english
 
     def _translate_tokens(self, batch: list[list[str]]) -> list[list[str]]:
