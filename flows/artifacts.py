@@ -6,11 +6,16 @@ a server; align_articles.py publishes them.
 
 from __future__ import annotations
 
+from pipeline.export import SPAN_SEPARATOR
 from pipeline.run import RunResult
+from pipeline.spans import divergent_spans
 
 TOP_ALIGNMENTS = 25
 SHOWN_REJECTS = 20
-OUTPUT_FILES = ("sentences.csv", "alignments.csv", "rejects.csv", "run.json")
+OUTPUT_FILES = (
+    "sentences.csv", "alignments.csv", "statements.csv", "coverage.csv", "unique.csv",
+    "rejects.csv", "run.json",
+)  # fmt: skip
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
@@ -50,6 +55,8 @@ def summary_markdown(result: RunResult) -> str:
             ("articles", counts["articles"]),
             ("sentences", counts["sentences"]),
             ("alignments found", counts["alignments"]),
+            ("statements carried by two or more sources", counts["statements"]),
+            ("sentences no other source carries", counts["unique_sentences"]),
             ("rejected inputs", counts["rejects"]),
             (
                 "sentences translated now / from cache",
@@ -72,19 +79,32 @@ def summary_markdown(result: RunResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def highlight(text: str, spans: list[str]) -> str:
+    """`text` with each divergent span marked ⟦like this⟧ (table cells show plain text)."""
+    for span in spans:
+        text = text.replace(span, f"⟦{span}⟧", 1)
+    return text
+
+
 def top_alignments_table(result: RunResult, limit: int = TOP_ALIGNMENTS) -> list[dict]:
-    """The best-scoring aligned statements, both originals and both English sides."""
+    """The best-scoring aligned statements: both originals, both English sides with the words
+    only one side has marked ⟦…⟧, and the scores."""
     best = sorted(result.alignments, key=lambda x: (-x.margin, x.a.article_id, x.a.position))
-    return [
-        {
-            "margin": round(pair.margin, 3),
-            "cosine": round(pair.cosine, 3),
-            "article_a": pair.a.article_id,
-            "text_a": pair.a.text,
-            "english_a": pair.a.english,
-            "article_b": pair.b.article_id,
-            "text_b": pair.b.text,
-            "english_b": pair.b.english,
-        }
-        for pair in best[:limit]
-    ]
+    rows = []
+    for pair in best[:limit]:
+        only_a, only_b = divergent_spans(pair.a.english, pair.b.english)
+        rows.append(
+            {
+                "margin": round(pair.margin, 3),
+                "cosine": round(pair.cosine, 3),
+                "article_a": pair.a.article_id,
+                "text_a": pair.a.text,
+                "english_a": highlight(pair.a.english, only_a),
+                "article_b": pair.b.article_id,
+                "text_b": pair.b.text,
+                "english_b": highlight(pair.b.english, only_b),
+                "only_in_a": SPAN_SEPARATOR.join(only_a),
+                "only_in_b": SPAN_SEPARATOR.join(only_b),
+            }
+        )
+    return rows

@@ -15,7 +15,10 @@ five outlets carry would otherwise have five near-equal neighbours and a margin 
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,8 +65,150 @@ def mutual_best(scores: np.ndarray) -> list[tuple[int, int]]:
     return [(i, int(j)) for i, j in enumerate(best_in_row) if best_in_col[j] == i]
 
 
-def align(sentences: list[Sentence], vectors: np.ndarray, config: AlignConfig) -> list[Alignment]:
-    """Statement pairs across articles, sorted by (article_a, position_a, article_b, position_b)."""
+# A monotonic link below this margin is no closer than an average neighbour: order alone
+# would have made it.
+MONOTONIC_MIN_MARGIN = 1.0
+
+Encode = Callable[[list[str]], np.ndarray]  # texts -> normalised vectors (cached by the caller)
+
+
+@dataclass(frozen=True)
+class ArticlePair:
+    """The sentences of two articles and their cosine and ratio-margin matrices."""
+
+    a: list[Sentence]
+    b: list[Sentence]
+    cosines: np.ndarray
+    margins: np.ndarray
+
+    def link(self, i: int, j: int, method: str) -> Alignment:
+        return Alignment(
+            self.a[i], self.b[j], float(self.cosines[i, j]), float(self.margins[i, j]), method
+        )
+
+
+def order_agreement(links: list[tuple[int, int]]) -> float:
+    """Share of links in the longest run that keeps both articles' order (1.0: fully monotonic)."""
+    if not links:
+        return 0.0
+    columns = [j for _, j in sorted(links)]
+    tails: list[int] = []  # patience sorting: longest increasing subsequence
+    for j in columns:
+        k = bisect.bisect_left(tails, j)
+        tails[k : k + 1] = [j]
+    return len(tails) / len(links)
+
+
+def is_near_translation(
+    pair: ArticlePair, links: list[tuple[int, int]], config: AlignConfig
+) -> bool:
+    """Most sentences of both articles have a close counterpart, in the same order."""
+    close = pair.cosines >= config.near_translation_cosine
+    paired_share = min(close.any(axis=1).mean(), close.any(axis=0).mean())
+    ordered = [(i, j) for i, j in links if close[i, j]]
+    return (
+        paired_share >= config.near_translation_coverage
+        and order_agreement(ordered) >= config.near_translation_order
+    )
+
+
+def _joined(sentences: list[Sentence], rows: tuple[int, ...]) -> str:
+    return " ".join(sentences[r].english for r in sorted(rows))
+
+
+def monotonic_links(pair: ArticlePair, encode: Encode, config: AlignConfig) -> list[Alignment]:
+    """Document alignment for near-translations: 1-1, 1-2 and 2-1 beads in order (Bertalign-style).
+
+    Dynamic programming over both articles in order; a bead scores its cosine minus
+    `min_cosine`, a skipped sentence scores 0, so only beads above the floor are worth taking.
+    A 2-sentence side is scored by the embedding of the two sentences joined.
+    """
+    n, m = len(pair.a), len(pair.b)
+    floor = config.min_cosine
+    merged_a = encode([_joined(pair.a, (i, i + 1)) for i in range(n - 1)]) if n > 1 else None
+    merged_b = encode([_joined(pair.b, (j, j + 1)) for j in range(m - 1)]) if m > 1 else None
+    vectors_a = encode([s.english for s in pair.a])
+    vectors_b = encode([s.english for s in pair.b])
+
+    def bead_score(i: int, j: int, di: int, dj: int) -> float:
+        if (di, dj) == (1, 1):
+            return float(pair.cosines[i, j]) - floor
+        if (di, dj) == (1, 2):
+            return float(vectors_a[i] @ merged_b[j]) - floor
+        return float(merged_a[i] @ vectors_b[j]) - floor  # (2, 1)
+
+    moves = ((1, 0), (0, 1), (1, 1), (1, 2), (2, 1))
+    best = np.full((n + 1, m + 1), -np.inf)
+    best[0, 0] = 0.0
+    back: dict[tuple[int, int], tuple[int, int]] = {}
+    for i in range(n + 1):
+        for j in range(m + 1):
+            for di, dj in moves:
+                pi, pj = i - di, j - dj
+                if pi < 0 or pj < 0 or best[pi, pj] == -np.inf:
+                    continue
+                gain = 0.0 if 0 in (di, dj) else bead_score(pi, pj, di, dj)
+                if best[pi, pj] + gain > best[i, j]:
+                    best[i, j] = best[pi, pj] + gain
+                    back[(i, j)] = (di, dj)
+    links = []
+    i, j = n, m
+    while (i, j) != (0, 0):
+        di, dj = back[(i, j)]
+        i, j = i - di, j - dj
+        if 0 not in (di, dj):
+            links += [
+                pair.link(a, b, "monotonic")
+                for a in range(i, i + di)
+                for b in range(j, j + dj)
+                # Each sentence pair of a bead must hold on its own, too: close enough, and
+                # closer than its neighbours are on average (margin above 1).
+                if pair.cosines[a, b] >= floor and pair.margins[a, b] >= MONOTONIC_MIN_MARGIN
+            ]
+    return links
+
+
+def merged_links(
+    pair: ArticlePair, links: list[tuple[int, int]], encode: Encode, config: AlignConfig
+) -> list[Alignment]:
+    """Second links of a sentence that merges two statements of the other article.
+
+    A sentence b2 left without a link, whose best match is `a`, is linked to `a` as well when
+    `a` is closer to b1 and b2 joined (b1: a's own link) than to either alone. And the same with
+    the articles' roles swapped.
+    """
+    found = []
+    for flipped in (False, True):
+        margins = pair.margins.T if flipped else pair.margins
+        cosines = pair.cosines.T if flipped else pair.cosines
+        own, other = (pair.b, pair.a) if flipped else (pair.a, pair.b)
+        partner = {(j if flipped else i): (i if flipped else j) for i, j in links}
+        linked_other = set(partner.values())
+        best_for_other = margins.argmax(axis=0)
+        for b2 in range(margins.shape[1]):
+            a = int(best_for_other[b2])
+            if b2 in linked_other or a not in partner:
+                continue
+            if margins[a, b2] < config.margin_threshold or cosines[a, b2] < config.min_cosine:
+                continue
+            b1 = partner[a]
+            (joined,) = encode([_joined(other, (b1, b2))])
+            (alone,) = encode([own[a].english])
+            if float(alone @ joined) > max(cosines[a, b1], cosines[a, b2]):
+                found.append(pair.link(b2, a, "merge") if flipped else pair.link(a, b2, "merge"))
+    return found
+
+
+def align(
+    sentences: list[Sentence],
+    vectors: np.ndarray,
+    config: AlignConfig,
+    encode: Encode | None = None,
+) -> list[Alignment]:
+    """Statement pairs across articles, sorted by (article_a, position_a, article_b, position_b).
+
+    Without `encode` (which embeds joined sentences) only one-to-one links are made.
+    """
     if len(sentences) < 2:
         return []
     article_names = sorted({s.article_id for s in sentences})
@@ -74,21 +219,35 @@ def align(sentences: list[Sentence], vectors: np.ndarray, config: AlignConfig) -
         rows_of[int(article)].append(row)
 
     alignments = []
-    pairs = candidate_article_pairs(vectors, article_of, config.candidates, config.min_cosine)
-    for article_a, article_b in pairs:
+    candidates = candidate_article_pairs(vectors, article_of, config.candidates, config.min_cosine)
+    for article_a, article_b in candidates:
         rows_a, rows_b = rows_of[article_a], rows_of[article_b]
         cosines = vectors[rows_a] @ vectors[rows_b].T
-        margins = ratio_margin(cosines, config.k)
-        for i, j in mutual_best(margins):
-            if margins[i, j] >= config.margin_threshold and cosines[i, j] >= config.min_cosine:
-                alignments.append(
-                    Alignment(
-                        a=sentences[rows_a[i]],
-                        b=sentences[rows_b[j]],
-                        cosine=float(cosines[i, j]),
-                        margin=float(margins[i, j]),
-                    )
-                )
+        pair = ArticlePair(
+            [sentences[r] for r in rows_a],
+            [sentences[r] for r in rows_b],
+            cosines,
+            ratio_margin(cosines, config.k),
+        )
+        links = [
+            (i, j)
+            for i, j in mutual_best(pair.margins)
+            if pair.margins[i, j] >= config.margin_threshold and cosines[i, j] >= config.min_cosine
+        ]
+        if encode is not None and is_near_translation(pair, links, config):
+            in_order = monotonic_links(pair, encode, config)
+            # A translation may still move a sentence: keep mutual links the order left out.
+            taken_a = {x.a.position for x in in_order}
+            taken_b = {x.b.position for x in in_order}
+            alignments += in_order + [
+                pair.link(i, j, "mutual")
+                for i, j in links
+                if pair.a[i].position not in taken_a and pair.b[j].position not in taken_b
+            ]
+            continue
+        alignments += [pair.link(i, j, "mutual") for i, j in links]
+        if encode is not None:
+            alignments += merged_links(pair, links, encode, config)
     return sorted(
         alignments, key=lambda x: (x.a.article_id, x.a.position, x.b.article_id, x.b.position)
     )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline import evaluate as evaluation
 from pipeline.config import ConfigError, load_config
-from pipeline.embed import EmbedError
+from pipeline.embed import Embedder, EmbedError, embed_texts
 from pipeline.records import MissingModel
 from pipeline.run import RunError, run
+from pipeline.store import Store
 from pipeline.translate import packages
 from pipeline.translate.memory import TranslationMemoryError
 
@@ -20,7 +23,10 @@ EXIT_USAGE = 2  # bad arguments or configuration, as argparse itself uses
 
 # Errors that mean "the input or set-up is wrong": one line, no traceback. Anything else is a bug
 # and keeps its traceback.
-USER_ERRORS = (RunError, packages.PackageError, TranslationMemoryError, EmbedError, OSError)
+USER_ERRORS = (
+    RunError, packages.PackageError, TranslationMemoryError, EmbedError, evaluation.GoldError,
+    OSError,
+)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--on-missing-model", choices=("skip", "fail"), help="no model for a language")
     run.set_defaults(handler=_run)
+
+    evaluate = commands.add_parser("evaluate", help="score a run against gold statement pairs")
+    evaluate.add_argument("--run", required=True, type=Path, help="a run folder (OUTPUT/<run-id>)")
+    evaluate.add_argument("--gold", required=True, type=Path, help="gold pairs (YAML)")
+    evaluate.add_argument(
+        "--baseline-cosine",
+        type=float,
+        metavar="T",
+        help="also score the baseline: mutual best by plain cosine >= T",
+    )
+    evaluate.add_argument("--config", type=Path, help="YAML config (embedding model, cache)")
+    evaluate.set_defaults(handler=_evaluate)
 
     models = commands.add_parser("models", help="manage Argos translation models")
     models.add_argument("--config", type=Path, help="YAML config (its translate.packages_dir)")
@@ -96,6 +114,33 @@ def _run(args: argparse.Namespace) -> int:
         print(line)
     print(f"outputs: {result.run_dir}")
     return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    result = evaluation.evaluate_run(args.run, args.gold)
+    print(_score_line("parallax", result))
+    print(f"misses and false alarms: {args.run / 'evaluation'}")
+    if args.baseline_cosine is not None:
+        config = load_config(args.config)
+        sentences = [s for s in evaluation.read_sentences(args.run / "sentences.csv") if s.english]
+        with contextlib.closing(Store(config.paths.cache_dir)) as store:
+            vectors, _ = embed_texts([s.english for s in sentences], Embedder(config.embed), store)
+        articles, gold = evaluation.load_gold(args.gold)
+        predicted = evaluation.cosine_baseline(sentences, vectors, args.baseline_cosine)
+        print(
+            _score_line(
+                f"cosine>={args.baseline_cosine}", evaluation.score(predicted, articles, gold)
+            )
+        )
+    return 0
+
+
+def _score_line(name: str, result: evaluation.Score) -> str:
+    return (
+        f"{name}: P={result.precision:.3f} R={result.recall:.3f} F1={result.f1:.3f} "
+        f"({result.correct}/{result.predicted} predicted pairs correct, "
+        f"{result.found}/{result.strong} strong gold pairs found)"
+    )
 
 
 def _by(counts: dict[str, int]) -> str:

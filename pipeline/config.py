@@ -79,10 +79,14 @@ class EmbedConfig:
 class AlignConfig:
     k: int = 4
     candidates: int = 10
+    group_min_cosine: float = 0.5
+    near_translation_cosine: float = 0.7
+    near_translation_coverage: float = 0.6
+    near_translation_order: float = 0.8
     index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
     ann_min_vectors: int = 200_000
     margin_threshold: float = 1.2
-    min_cosine: float = 0.5
+    min_cosine: float = 0.55
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,10 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("align", "ann_min_vectors"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "margin_threshold"): (lambda v: v >= 0, "a number >= 0 (ratio margin, ~1.0-1.5)"),
     ("align", "min_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
+    ("align", "group_min_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
+    ("align", "near_translation_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
+    ("align", "near_translation_coverage"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
+    ("align", "near_translation_order"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
     ("langid", "languages"): (lambda v: len(v) > 0, "a non-empty list of language codes"),
     ("translate", "tm_files"): (
         lambda v: all(p.is_file() for p in v),

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.records import Alignment, Reject, Sentence
+from pipeline.spans import divergent_spans
+from pipeline.statements import Statement, coverage_matrix
 
 SENTENCE_COLUMNS = (
     "article",
@@ -25,8 +27,13 @@ SENTENCE_COLUMNS = (
 ALIGNMENT_COLUMNS = (
     "article_a", "position_a", "lang_a", "text_a", "english_a",
     "article_b", "position_b", "lang_b", "text_b", "english_b",
-    "cosine", "margin",
+    "cosine", "margin", "only_in_a", "only_in_b", "method",
 )  # fmt: skip
+STATEMENT_COLUMNS = (
+    "group", "article", "source", "lang", "position", "original", "english", "representative",
+)  # fmt: skip
+UNIQUE_COLUMNS = ("source", "article", "position", "lang", "original", "english")
+SPAN_SEPARATOR = " | "
 REJECT_COLUMNS = ("input", "reason")
 
 
@@ -48,7 +55,7 @@ def neutralise(cell: Any) -> Any:
 def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([neutralise(cell) for cell in columns])  # coverage.csv's come from sources
     for row in rows:
         writer.writerow([neutralise(cell) for cell in row])
     return buffer.getvalue()
@@ -72,11 +79,28 @@ def sentence_rows(sentences: Iterable[Sentence]) -> Iterable[tuple]:
 def alignment_rows(alignments: Iterable[Alignment]) -> Iterable[tuple]:
     for pair in alignments:
         a, b = pair.a, pair.b
+        only_a, only_b = divergent_spans(a.english, b.english)
         yield (
             a.article_id, a.position, a.lang, a.text, a.english,
             b.article_id, b.position, b.lang, b.text, b.english,
             f"{pair.cosine:.4f}", f"{pair.margin:.4f}",
+            SPAN_SEPARATOR.join(only_a), SPAN_SEPARATOR.join(only_b), pair.method,
         )  # fmt: skip
+
+
+def statement_rows(statements: Iterable[Statement]) -> Iterable[tuple]:
+    for statement in statements:
+        for m in statement.members:
+            yield (
+                statement.id, m.article_id, m.source, m.lang, m.position, m.text, m.english,
+                statement.representative,
+            )  # fmt: skip
+
+
+def coverage_csv(statements: list[Statement]) -> str:
+    sources = sorted({source for statement in statements for source in statement.sources})
+    rows = coverage_matrix(statements, sources)
+    return csv_text(("group", "statement", *sources), ([row[c] for c in row] for row in rows))
 
 
 def write_run(
@@ -84,6 +108,8 @@ def write_run(
     run_id: str,
     sentences: list[Sentence],
     alignments: list[Alignment],
+    statements: list[Statement],
+    unique: list[Sentence],
     rejects: list[Reject],
     run_info: dict[str, Any],
 ) -> Path:
@@ -97,6 +123,12 @@ def write_run(
     files = {
         "sentences.csv": csv_text(SENTENCE_COLUMNS, sentence_rows(sentences)),
         "alignments.csv": csv_text(ALIGNMENT_COLUMNS, alignment_rows(alignments)),
+        "statements.csv": csv_text(STATEMENT_COLUMNS, statement_rows(statements)),
+        "coverage.csv": coverage_csv(statements),
+        "unique.csv": csv_text(
+            UNIQUE_COLUMNS,
+            ((s.source, s.article_id, s.position, s.lang, s.text, s.english) for s in unique),
+        ),
         "rejects.csv": csv_text(REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)),
         "run.json": json.dumps(run_info, indent=2, ensure_ascii=False) + "\n",
     }

@@ -59,6 +59,7 @@ class Alignment:
     b: Sentence
     cosine: float
     margin: float
+    method: str = "mutual"  # mutual (best both ways), merge (one-to-many), monotonic (translation)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline import clean, langid, segment
 from pipeline.align import align
 from pipeline.config import Config
@@ -32,6 +34,7 @@ from pipeline.export import write_run
 from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
 from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence
+from pipeline.statements import Statement, group_statements, unique_sentences
 from pipeline.store import Store
 from pipeline.translate import (
     load_translators,
@@ -143,17 +146,31 @@ def split_with_cache(
     return sentences, rejects, len(fresh)
 
 
+@dataclass(frozen=True)
+class Aligned:
+    alignments: list[Alignment]
+    statements: list[Statement]
+    unique: list[Sentence]
+    encoded: int  # texts newly embedded this run
+
+
 def embed_and_align(
     sentences: list[Sentence],
     embedder: Embedder,
     store: Store,
     config: Config,
     progress: Progress | None,
-) -> tuple[list[Alignment], int]:
-    """Alignments among sentences that have an English side, and how many texts were encoded."""
+) -> Aligned:
+    """Links, statement groups and unique sentences among sentences that have an English side."""
     alignable = [s for s in sentences if s.english]
     vectors, encoded = embed_texts([s.english for s in alignable], embedder, store, progress)
-    return align(alignable, vectors, config.align), encoded
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return embed_texts(texts, embedder, store)[0]
+
+    alignments = align(alignable, vectors, config.align, encode)
+    statements = group_statements(alignable, vectors, alignments, config.align.group_min_cosine)
+    return Aligned(alignments, statements, unique_sentences(alignable, statements), encoded)
 
 
 def articles_by_language(sentences: list[Sentence]) -> dict[str, int]:
@@ -228,9 +245,10 @@ def run(
             progress,
         )
         embedder = Embedder(config.embed)
-        alignments, encoded = timed(
+        aligned = timed(
             "embed_align", embed_and_align, sentences, embedder, store, config, progress
         )
+        alignments = aligned.alignments
         counts = {
             "articles": len(articles),
             **corpus_counts,
@@ -242,8 +260,10 @@ def run(
             "sentences_by_origin": dict(sorted(report.by_origin.items())),
             "translated_new": report.mt_new,
             "translated_cached": report.mt_cached,
-            "embedded_new": encoded,
+            "embedded_new": aligned.encoded,
             "alignments": len(alignments),
+            "statements": len(aligned.statements),
+            "unique_sentences": len(aligned.unique),
         }
         run_id = new_run_id()
         run_info = {
@@ -267,7 +287,9 @@ def run(
             output_dir,
             run_id,
             sentences,
-            alignments,
+            aligned.alignments,
+            aligned.statements,
+            aligned.unique,
             rejects,
             run_info,
         )

@@ -103,3 +103,78 @@ def test_output_order_is_deterministic_under_input_shuffle():
 def test_fewer_than_two_sentences_align_to_nothing(count):
     vectors = np.ones((count, 4), dtype=np.float32) / 2
     assert align(sentences_for([("a", i) for i in range(count)]), vectors, AlignConfig()) == []
+
+
+def lookup_encoder(vector_of: dict[str, np.ndarray]):
+    """An encoder for tests: a joined text is the normalised sum of its parts' vectors."""
+
+    def encode(texts: list[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            total = sum(vector_of[part] for part in text.split(" "))
+            rows.append(total / np.linalg.norm(total))
+        return np.array(rows, dtype=np.float32)
+
+    return encode
+
+
+def english_sentences(layout: list[tuple[str, int, str]]) -> list[Sentence]:
+    return [
+        Sentence(article, article, position, text, english=text)
+        for article, position, text in layout
+    ]
+
+
+def test_a_sentence_merging_two_statements_links_to_both():
+    rng = np.random.default_rng(3)
+    x, y, noise1, noise2 = (unit(*rng.normal(size=32)) for _ in range(4))
+    vector_of = {"X": x, "Y": y, "XY": (x + y) / np.linalg.norm(x + y), "N1": noise1, "N2": noise2}
+    sentences = english_sentences(
+        [("a", 0, "XY"), ("a", 1, "N1"), ("b", 0, "X"), ("b", 1, "N2"), ("b", 2, "Y")]
+    )
+    vectors = lookup_encoder(vector_of)([s.english for s in sentences])
+    config = AlignConfig(k=2, margin_threshold=1.05, min_cosine=0.5)
+    found = align(sentences, vectors, config, encode=lookup_encoder(vector_of))
+    links = {(x.a.english, x.b.english, x.method) for x in found}
+    assert ("XY", "X", "mutual") in links or ("XY", "Y", "mutual") in links
+    assert {(a, b) for a, b, _ in links} == {("XY", "X"), ("XY", "Y")}
+    assert any(method == "merge" for _, _, method in links)
+    # Without an encoder there is no way to check the merge: one-to-one only.
+    assert len(align(sentences, vectors, config)) == 1
+
+
+def test_a_near_translation_is_aligned_in_order_with_a_two_to_one_bead():
+    rng = np.random.default_rng(5)
+    base = [unit(*rng.normal(size=48)) for _ in range(6)]
+    vector_of = {f"S{i}": v for i, v in enumerate(base)}
+    # b translates a, but splits a's third sentence (S2) into two halves.
+    half1, half2 = (
+        unit(*(base[2] + 0.9 * unit(*rng.normal(size=48)))),
+        unit(*(base[2] - 0.9 * unit(*rng.normal(size=48)))),
+    )
+    vector_of |= {"H1": half1, "H2": half2}
+    a = [("a", i, f"S{i}") for i in range(6)]
+    b = [
+        ("b", 0, "S0"),
+        ("b", 1, "S1"),
+        ("b", 2, "H1"),
+        ("b", 3, "H2"),
+        ("b", 4, "S3"),
+        ("b", 5, "S4"),
+        ("b", 6, "S5"),
+    ]
+    sentences = english_sentences(a + b)
+    encode = lookup_encoder(vector_of)
+    vectors = encode([s.english for s in sentences])
+    found = align(sentences, vectors, AlignConfig(min_cosine=0.3), encode=encode)
+    assert {x.method for x in found} == {"monotonic"}
+    pairs = [(x.a.position, x.b.position) for x in found]
+    assert pairs == [(0, 0), (1, 1), (2, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+
+
+def test_order_agreement_is_the_share_of_links_in_order():
+    from pipeline.align import order_agreement
+
+    assert order_agreement([(0, 0), (1, 1), (2, 2)]) == 1.0
+    assert order_agreement([(0, 2), (1, 1), (2, 0)]) == 1 / 3
+    assert order_agreement([]) == 0.0

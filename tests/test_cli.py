@@ -65,10 +65,9 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(tmp_path):
     config.write_text("align:\n  margin_treshold: 1.2\n", encoding="utf-8")
     done = parallax("run", "--input", "in", "--config", str(config), tmp_path=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "parallax: config error: align.margin_treshold: unknown key "
-        "(known: candidates, k, margin_threshold, min_cosine)"
-    ]
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("parallax: config error: align.margin_treshold: unknown key (known: ")
+    assert "margin_threshold" in line
 
 
 def test_missing_input_exits_1_without_traceback(tmp_path):

@@ -3,6 +3,7 @@ import json
 
 from pipeline.export import ALIGNMENT_COLUMNS, SENTENCE_COLUMNS, neutralise, write_run
 from pipeline.records import Alignment, Reject, Sentence
+from pipeline.statements import Statement
 
 
 def read_csv(path):
@@ -20,11 +21,17 @@ def test_cells_a_spreadsheet_would_execute_are_neutralised():
 def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     a = Sentence("=evil.txt", "=src", 0, "-Текст", lang="ru", english="Text", english_origin="tm")
     b = Sentence("b.txt", "b", 2, "Text", lang="en", english="Text", english_origin="original")
+    c = Sentence(
+        "c.txt", "=c", 0, "@only here", lang="en", english="@only here", english_origin="original"
+    )
+    statement = Statement("S0001", (a, b), "Text")
     run_dir = write_run(
         tmp_path,
         "run-1",
-        [a, b],
+        [a, b, c],
         [Alignment(a, b, 0.91234, 1.5)],
+        [statement],
+        [c],
         [Reject("x.pdf", "unsupported")],
         {"run_id": "run-1"},
     )
@@ -35,15 +42,31 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     assert sentences[1] == ["'=evil.txt", "'=src", "0", "ru", "'-Текст", "Text", "tm"]
     alignments = read_csv(run_dir / "alignments.csv")
     assert tuple(alignments[0]) == ALIGNMENT_COLUMNS
-    assert alignments[1][-2:] == ["0.9123", "1.5000"]
+    assert alignments[1][10:] == ["0.9123", "1.5000", "", "", "mutual"]
+    assert read_csv(run_dir / "statements.csv")[1:] == [
+        ["S0001", "'=evil.txt", "'=src", "ru", "0", "'-Текст", "Text", "Text"],
+        ["S0001", "b.txt", "b", "en", "2", "Text", "Text", "Text"],
+    ]
+    assert read_csv(run_dir / "coverage.csv") == [
+        ["group", "statement", "'=src", "b"],
+        ["S0001", "Text", "1", "1"],
+    ]
+    assert read_csv(run_dir / "unique.csv")[1] == [
+        "'=c",
+        "c.txt",
+        "0",
+        "en",
+        "'@only here",
+        "'@only here",
+    ]
     assert read_csv(run_dir / "rejects.csv") == [["input", "reason"], ["x.pdf", "unsupported"]]
     assert json.loads((run_dir / "run.json").read_text())["run_id"] == "run-1"
     assert not list(tmp_path.glob(".*.partial")) and not list(run_dir.glob(".*.tmp"))
 
 
 def test_a_newer_run_moves_latest_and_keeps_the_older_run(tmp_path):
-    write_run(tmp_path, "run-1", [], [], [], {})
-    write_run(tmp_path, "run-2", [], [], [], {})
+    write_run(tmp_path, "run-1", [], [], [], [], [], {})
+    write_run(tmp_path, "run-2", [], [], [], [], [], {})
     assert (tmp_path / "latest").resolve().name == "run-2"
     assert (tmp_path / "run-1" / "sentences.csv").is_file()
 
@@ -55,7 +78,7 @@ def test_disk_full_while_writing_keeps_the_previous_latest_and_says_so(tmp_path,
 
     from pipeline import export
 
-    write_run(tmp_path, "run-1", [], [], [], {"run_id": "run-1"})
+    write_run(tmp_path, "run-1", [], [], [], [], [], {"run_id": "run-1"})
     real_write = export.write_atomic
     written = []
 
@@ -67,6 +90,6 @@ def test_disk_full_while_writing_keeps_the_previous_latest_and_says_so(tmp_path,
 
     monkeypatch.setattr(export, "write_atomic", fill_disk)
     with pytest.raises(export.ExportError, match="No space left on device.*previous `latest`"):
-        write_run(tmp_path, "run-2", [], [], [], {"run_id": "run-2"})
+        write_run(tmp_path, "run-2", [], [], [], [], [], {"run_id": "run-2"})
     assert (tmp_path / "latest").resolve().name == "run-1"
     assert not (tmp_path / "run-2").exists() and not list(tmp_path.glob(".run-2*"))

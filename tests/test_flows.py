@@ -52,7 +52,7 @@ def test_flow_runs_every_stage_as_a_task_and_publishes_artifacts(tmp_path, insta
     )
     assert state.is_completed()
     summary = state.result()
-    assert summary["articles"] == 8 and summary["alignments"] > 0
+    assert summary["articles"] == 9 and summary["alignments"] > 0
     assert Path(summary["run_dir"]).parent == tmp_path / "out"
 
     with get_client(sync_client=True) as client:
@@ -102,7 +102,7 @@ def test_one_bad_article_fails_only_its_own_work(tmp_path, installed_packages_di
         rejects = list(csv.DictReader(handle))
     assert [r["input"] for r in rejects] == ["broken.txt"]
     with (run_dir / "sentences.csv").open(encoding="utf-8") as handle:
-        assert len({row["article"] for row in csv.DictReader(handle)}) == 8
+        assert len({row["article"] for row in csv.DictReader(handle)}) == 9
 
 
 def test_transient_io_failure_in_ingest_is_retried(tmp_path, installed_packages_dir, monkeypatch):
@@ -163,6 +163,7 @@ def test_summary_markdown_and_top_table_from_a_result(tmp_path):
             "articles": 2, "articles_by_lang": {"en": 1, "ru": 1}, "sentences": 3,
             "sentences_by_origin": {"original": 2, "tm": 1, "skipped": 4}, "alignments": 2,
             "rejects": 1, "translated_new": 0, "translated_cached": 0, "embedded_new": 3,
+            "statements": 1, "unique_sentences": 1,
         },
         missing=[MissingModel("uk", 4, "parallax models install uk")],
         seconds={"ingest": 0.1, "export": 0.2},
@@ -177,3 +178,4 @@ def test_summary_markdown_and_top_table_from_a_result(tmp_path):
     table = top_alignments_table(result)
     assert [row["margin"] for row in table] == [1.8, 1.1]
     assert table[0]["text_a"] == "Вода безопасна." and table[0]["english_b"] == "The water is safe."
+    assert table[1]["english_b"] == "It ⟦rained⟧." and table[1]["only_in_b"] == "rained"

@@ -1,0 +1,207 @@
+"""Score a run's alignments against gold statement pairs: precision, recall, F1, and the errors.
+
+Gold (YAML): `articles` (the ids the gold covers) and `pairs`, each side an article id and an
+anchor substring, with strength `strong` or `weak`. A predicted pair matches a gold pair when
+each side's sentence (original or English) contains its anchor, in either order. Precision
+counts a prediction correct when it matches any gold pair, strong or weak; recall counts the
+strong gold pairs that some prediction matches. Only predictions between articles the gold
+covers are scored.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from pipeline.align import mutual_best
+from pipeline.export import csv_text, write_atomic
+from pipeline.records import Sentence
+
+STRENGTHS = ("strong", "weak")
+
+
+class GoldError(ValueError):
+    """The gold file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Side:
+    article: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class GoldPair:
+    a: Side
+    b: Side
+    strength: str
+
+
+@dataclass(frozen=True)
+class Predicted:
+    """One row of alignments.csv, reduced to what matching needs."""
+
+    article_a: str
+    texts_a: tuple[str, str]  # original, English
+    article_b: str
+    texts_b: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Score:
+    precision: float
+    recall: float
+    f1: float
+    predicted: int
+    correct: int
+    strong: int
+    found: int
+    misses: list[GoldPair]
+    false_alarms: list[Predicted]
+
+
+def load_gold(path: Path) -> tuple[set[str], list[GoldPair]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise GoldError(f"{path}: cannot read gold file: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("pairs"), list):
+        raise GoldError(f"{path}: expected a mapping with `articles` and `pairs`")
+    pairs = []
+    for number, entry in enumerate(data["pairs"]):
+        try:
+            sides = [Side(str(entry[k]["article"]), str(entry[k]["anchor"])) for k in ("a", "b")]
+            strength = entry.get("strength", "strong")
+        except (KeyError, TypeError):
+            raise GoldError(
+                f"{path}: pairs[{number}] needs a and b, each with article and anchor"
+            ) from None
+        if strength not in STRENGTHS:
+            raise GoldError(
+                f"{path}: pairs[{number}].strength: expected strong or weak, got {strength!r}"
+            )
+        pairs.append(GoldPair(sides[0], sides[1], strength))
+    articles = {str(a) for a in data.get("articles") or []}
+    articles |= {side.article for pair in pairs for side in (pair.a, pair.b)}
+    return articles, pairs
+
+
+def read_predictions(alignments_csv: Path) -> list[Predicted]:
+    with alignments_csv.open(encoding="utf-8", newline="") as handle:
+        return [
+            Predicted(
+                _plain(row["article_a"]),
+                (_plain(row["text_a"]), _plain(row["english_a"])),
+                _plain(row["article_b"]),
+                (_plain(row["text_b"]), _plain(row["english_b"])),
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+def _plain(cell: str) -> str:
+    """Undo the spreadsheet neutralisation export applies ('=x' was written as "'=x")."""
+    return cell[1:] if cell[:2] in ("'=", "'+", "'-", "'@", "'\t", "'\r") else cell
+
+
+def _contains(texts: tuple[str, str], anchor: str) -> bool:
+    return any(anchor in text for text in texts)
+
+
+def matches(predicted: Predicted, gold: GoldPair) -> bool:
+    def side(article: str, texts: tuple[str, str], expected: Side) -> bool:
+        return article == expected.article and _contains(texts, expected.anchor)
+
+    p = predicted
+    return (side(p.article_a, p.texts_a, gold.a) and side(p.article_b, p.texts_b, gold.b)) or (
+        side(p.article_a, p.texts_a, gold.b) and side(p.article_b, p.texts_b, gold.a)
+    )
+
+
+def score(predictions: list[Predicted], articles: set[str], gold: list[GoldPair]) -> Score:
+    scored = [p for p in predictions if p.article_a in articles and p.article_b in articles]
+    false_alarms = [p for p in scored if not any(matches(p, g) for g in gold)]
+    strong = [g for g in gold if g.strength == "strong"]
+    misses = [g for g in strong if not any(matches(p, g) for p in scored)]
+    correct = len(scored) - len(false_alarms)
+    found = len(strong) - len(misses)
+    precision = correct / len(scored) if scored else 0.0
+    recall = found / len(strong) if strong else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Score(
+        precision, recall, f1, len(scored), correct, len(strong), found, misses, false_alarms
+    )
+
+
+def write_report(result: Score, folder: Path) -> None:
+    """misses.csv (strong gold pairs not found) and false_alarms.csv (predictions not in gold)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(
+        folder / "misses.csv",
+        csv_text(
+            ("article_a", "anchor_a", "article_b", "anchor_b"),
+            ((g.a.article, g.a.anchor, g.b.article, g.b.anchor) for g in result.misses),
+        ),
+    )
+    write_atomic(
+        folder / "false_alarms.csv",
+        csv_text(
+            ("article_a", "english_a", "article_b", "english_b"),
+            ((p.article_a, p.texts_a[1], p.article_b, p.texts_b[1]) for p in result.false_alarms),
+        ),
+    )
+
+
+def evaluate_run(run_dir: Path, gold_path: Path) -> Score:
+    articles, gold = load_gold(gold_path)
+    alignments = run_dir / "alignments.csv"
+    if not alignments.is_file():
+        raise GoldError(f"{run_dir}: no alignments.csv (is it a Parallax run folder?)")
+    result = score(read_predictions(alignments), articles, gold)
+    write_report(result, run_dir / "evaluation")
+    return result
+
+
+def read_sentences(sentences_csv: Path) -> list[Sentence]:
+    with sentences_csv.open(encoding="utf-8", newline="") as handle:
+        return [
+            Sentence(
+                _plain(row["article"]),
+                _plain(row["source"]),
+                int(row["position"]),
+                _plain(row["original"]),
+                row["lang"],
+                _plain(row["english"]),
+                row["english_origin"],
+            )  # fmt: skip
+            for row in csv.DictReader(handle)
+        ]
+
+
+def cosine_baseline(
+    sentences: list[Sentence], vectors: np.ndarray, threshold: float
+) -> list[Predicted]:
+    """The baseline to beat: per article pair, mutual best by plain cosine above one threshold."""
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for row, sentence in enumerate(sentences):
+        rows_of[sentence.article_id].append(row)
+    articles = sorted(rows_of)
+    predicted = []
+    for first, name_a in enumerate(articles):
+        for name_b in articles[first + 1 :]:
+            rows_a, rows_b = rows_of[name_a], rows_of[name_b]
+            cosines = vectors[rows_a] @ vectors[rows_b].T
+            for i, j in mutual_best(cosines):
+                if cosines[i, j] >= threshold:
+                    a, b = sentences[rows_a[i]], sentences[rows_b[j]]
+                    predicted.append(
+                        Predicted(
+                            a.article_id, (a.text, a.english), b.article_id, (b.text, b.english)
+                        )
+                    )
+    return predicted

@@ -1,0 +1,67 @@
+"""Divergent spans: the words of one English side that have no counterpart on the other.
+
+Two sides of an aligned pair are compared word by word: words in the longest common
+subsequence have a counterpart, and so does a word the other side uses anywhere (outlets
+reorder). What is left, in runs, is what one side adds: an editorial aside, a clause, a
+figure. Runs are trimmed to content words; runs of function words alone are not reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+FUNCTION_WORDS = frozenset(
+    """a an the and or but of to in on at by for with from as that this these those it its is are
+    was were be been being has have had not no also which who whom whose than then there their
+    they he she his her we our you your i""".split()
+)
+
+
+def _normal(word: str) -> str:
+    """Lower case, with a plural or possessive ending dropped, so "troops" meets "troop"."""
+    word = word.lower().replace("’", "'")
+    for ending in ("'s", "s"):
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            return word[: -len(ending)]
+    return word
+
+
+def divergent_spans(text_a: str, text_b: str) -> tuple[list[str], list[str]]:
+    """Runs of words only in `text_a`, and only in `text_b`, each in reading order."""
+    words_a, words_b = WORD.findall(text_a), WORD.findall(text_b)
+    normal_a, normal_b = [_normal(w) for w in words_a], [_normal(w) for w in words_b]
+    matcher = difflib.SequenceMatcher(None, normal_a, normal_b, autojunk=False)
+    matched_a, matched_b = set(), set()
+    for block in matcher.get_matching_blocks():
+        matched_a.update(range(block.a, block.a + block.size))
+        matched_b.update(range(block.b, block.b + block.size))
+    return (
+        _runs(words_a, normal_a, matched_a, set(normal_b)),
+        _runs(words_b, normal_b, matched_b, set(normal_a)),
+    )
+
+
+def _runs(words: list[str], normal: list[str], matched: set[int], other: set[str]) -> list[str]:
+    def has_counterpart(index: int) -> bool:
+        # A function word found somewhere in the other side says nothing: only its place in
+        # the common subsequence counts.
+        if index in matched:
+            return True
+        return normal[index] in other and normal[index] not in FUNCTION_WORDS
+
+    runs, current = [], []
+    for index in range(len(words)):
+        if has_counterpart(index):
+            runs.append(current)
+            current = []
+        else:
+            current.append(index)
+    runs.append(current)
+    spans = []
+    for run in runs:
+        content = [i for i in run if normal[i] not in FUNCTION_WORDS]
+        if content:  # trimmed to start and end on a content word
+            spans.append(" ".join(words[i] for i in range(content[0], content[-1] + 1)))
+    return spans

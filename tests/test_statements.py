@@ -1,0 +1,60 @@
+import numpy as np
+
+from pipeline.records import Alignment, Sentence
+from pipeline.statements import coverage_matrix, group_statements, unique_sentences
+
+
+def sentence(article: str, position: int, source: str | None = None) -> Sentence:
+    return Sentence(
+        article, source or article, position, f"{article}{position}", english=f"{article}{position}"
+    )
+
+
+def normalised(rows: list[list[float]]) -> np.ndarray:
+    vectors = np.array(rows, dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_a_chain_through_weak_links_does_not_join_unrelated_statements():
+    # A~B and B~C are linked, but A and C say unrelated things (cosine near 0).
+    a, b, c = sentence("a", 0), sentence("b", 0), sentence("c", 0)
+    vectors = normalised([[1, 0], [1, 1], [0, 1]])
+    links = [Alignment(a, b, 0.71, 1.4), Alignment(b, c, 0.71, 1.3)]
+    statements = group_statements([a, b, c], vectors, links, min_cosine=0.5)
+    assert [[m.article_id for m in s.members] for s in statements] == [["a", "b"]]
+    assert unique_sentences([a, b, c], statements) == [c]
+
+
+def test_a_statement_carried_by_three_outlets_is_one_group_with_a_central_representative():
+    members = [sentence("a", 2), sentence("b", 0), sentence("c", 5)]
+    vectors = normalised([[1, 0.1, 0], [1, 0, 0], [1, 0, 0.1]])
+    links = [
+        Alignment(members[0], members[1], 0.99, 1.5),
+        Alignment(members[1], members[2], 0.99, 1.5),
+    ]
+    (statement,) = group_statements(members, vectors, links, min_cosine=0.5)
+    assert statement.id == "S0001"
+    assert statement.members == tuple(members)
+    assert statement.representative == "b0"  # closest to the other two
+    assert statement.sources == ("a", "b", "c")
+
+
+def test_two_articles_of_one_outlet_do_not_make_a_statement_shared():
+    a, b = sentence("a.txt", 0, source="herald"), sentence("b.txt", 0, source="herald")
+    vectors = normalised([[1, 0], [1, 0]])
+    statements = group_statements([a, b], vectors, [Alignment(a, b, 1.0, 2.0)], min_cosine=0.5)
+    assert statements == []
+    assert unique_sentences([a, b], statements) == [a, b]
+
+
+def test_coverage_counts_each_outlets_sentences_per_statement():
+    members = [sentence("a", 0), sentence("b", 0), sentence("b", 1)]
+    vectors = normalised([[1, 0], [1, 0.05], [1, -0.05]])
+    links = [
+        Alignment(members[0], members[1], 0.99, 1.4),
+        Alignment(members[0], members[2], 0.99, 1.3),
+    ]
+    statements = group_statements(members, vectors, links, min_cosine=0.5)
+    assert coverage_matrix(statements, ["a", "b", "c"]) == [
+        {"group": "S0001", "statement": statements[0].representative, "a": 1, "b": 2, "c": 0}
+    ]
