@@ -174,8 +174,8 @@ def merged_links(
     """Second links of a sentence that merges two statements of the other article.
 
     A sentence b2 left without a link, whose best match is `a`, is linked to `a` as well when
-    `a` is closer to b1 and b2 joined (b1: a's own link) than to either alone. And the same with
-    the articles' roles swapped.
+    `a` is closer to b1 and b2 joined (b1: a's own link) than to either alone, by at least
+    `merge_min_gain`. And the same with the articles' roles swapped.
     """
     found = []
     for flipped in (False, True):
@@ -194,7 +194,7 @@ def merged_links(
             b1 = partner[a]
             (joined,) = encode([_joined(other, (b1, b2))])
             (alone,) = encode([own[a].english])
-            if float(alone @ joined) > max(cosines[a, b1], cosines[a, b2]):
+            if float(alone @ joined) >= max(cosines[a, b1], cosines[a, b2]) + config.merge_min_gain:
                 found.append(pair.link(b2, a, "merge") if flipped else pair.link(a, b2, "merge"))
     return found
 

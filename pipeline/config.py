@@ -79,7 +79,8 @@ class EmbedConfig:
 class AlignConfig:
     k: int = 4
     candidates: int = 10
-    group_min_cosine: float = 0.5
+    merge_min_gain: float = 0.0
+    group_min_cosine: float = 0.55
     near_translation_cosine: float = 0.7
     near_translation_coverage: float = 0.6
     near_translation_order: float = 0.8
@@ -120,6 +121,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("align", "ann_min_vectors"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "margin_threshold"): (lambda v: v >= 0, "a number >= 0 (ratio margin, ~1.0-1.5)"),
     ("align", "min_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
+    ("align", "merge_min_gain"): (lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     ("align", "group_min_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
     ("align", "near_translation_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
     ("align", "near_translation_coverage"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),

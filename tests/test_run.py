@@ -128,6 +128,14 @@ def test_translation_memory_fills_sentences_before_mt(corpus, tmp_path):
         a for a in read_csv(result.run_dir / "alignments.csv") if a["lang_a"] != a["lang_b"]
     ]
     assert cross_language
+    # The claim only one outlet carries (a fine, from an unnamed source) is unique to it; the
+    # minister's statement on drinking water is one statement carried by several outlets.
+    unique = read_csv(result.run_dir / "unique.csv")
+    assert [u["source"] for u in unique if "fined twice" in u["english"]] == ["pribrezhnye-novosti"]
+    statements = read_csv(result.run_dir / "statements.csv")
+    water = {s["group"] for s in statements if "drinking water" in s["english"].lower()}
+    assert len(water) == 1
+    assert len({s["source"] for s in statements if s["group"] in water}) >= 4
 
 
 def test_lines_mode_takes_one_sentence_per_line(tmp_path):
