@@ -108,6 +108,7 @@ def _run(args: argparse.Namespace) -> int:
     print(
         f"{counts['articles']} articles, {counts['sentences']} sentences "
         f"({_by(counts['sentences_by_origin'])}), {counts['alignments']} alignments, "
+        f"{counts['statements']} shared statements, {counts['unique_sentences']} unique sentences, "
         f"{counts['rejects']} rejected inputs"
     )
     for line in _missing_lines(result.missing):
