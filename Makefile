@@ -39,8 +39,8 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run $(if $(QUICK),--quick)
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline flows tests
-	$(BIN)/ruff format --check pipeline flows tests
+	$(BIN)/ruff check pipeline flows tests benchmarks
+	$(BIN)/ruff format --check pipeline flows tests benchmarks
 
 clean:
 	rm -rf $(VENV) data/cache .prefect

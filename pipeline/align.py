@@ -17,23 +17,26 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from pipeline.config import AlignConfig
 from pipeline.index import build_index, search
-from pipeline.records import Alignment, Sentence
+from pipeline.records import Alignment, Sentence, text_hash
 
 
 def candidate_article_pairs(
-    vectors: np.ndarray, article_of: np.ndarray, neighbours: int, min_cosine: float
+    vectors: np.ndarray, article_of: np.ndarray, config: AlignConfig
 ) -> list[tuple[int, int]]:
     """Article pairs (a < b) in which some sentence has a near neighbour in the other article."""
+    neighbours, min_cosine = config.candidates, config.min_cosine
     largest_article = int(np.bincount(article_of).max())
+    index = build_index(vectors, config.index, config.ann_min_vectors)
     # Ask for enough neighbours that `neighbours` of them survive dropping same-article rows.
-    scores, ids = search(build_index(vectors), vectors, neighbours + largest_article)
+    scores, ids = search(index, vectors, neighbours + largest_article)
     pairs = set()
     for row, (row_scores, row_ids) in enumerate(zip(scores, ids, strict=True)):
         own = article_of[row]
@@ -199,15 +202,54 @@ def merged_links(
     return found
 
 
+class LinkCache(Protocol):
+    """Links already found for an article pair, keyed by both articles' English sentences."""
+
+    def get_links(self, options_key: str, pair_hashes: Iterable[str]) -> dict[str, list]: ...
+
+    def put_links(self, options_key: str, items: Iterable[tuple[str, list]]) -> None: ...
+
+
+def pair_hash(a: list[Sentence], b: list[Sentence]) -> str:
+    return text_hash("\x1e".join("\x1f".join(s.english for s in side) for side in (a, b)))
+
+
+def align_pair(pair: ArticlePair, config: AlignConfig, encode: Encode | None) -> list[Alignment]:
+    """The links between two articles: mutual best, then merges or, for a translation, in order."""
+    links = [
+        (i, j)
+        for i, j in mutual_best(pair.margins)
+        if pair.margins[i, j] >= config.margin_threshold and pair.cosines[i, j] >= config.min_cosine
+    ]
+    if encode is not None and is_near_translation(pair, links, config):
+        in_order = monotonic_links(pair, encode, config)
+        # A translation may still move a sentence: keep mutual links the order left out.
+        taken_a = {x.a.position for x in in_order}
+        taken_b = {x.b.position for x in in_order}
+        return in_order + [
+            pair.link(i, j, "mutual")
+            for i, j in links
+            if pair.a[i].position not in taken_a and pair.b[j].position not in taken_b
+        ]
+    found = [pair.link(i, j, "mutual") for i, j in links]
+    if encode is not None:
+        found += merged_links(pair, links, encode, config)
+    return found
+
+
 def align(
     sentences: list[Sentence],
     vectors: np.ndarray,
     config: AlignConfig,
     encode: Encode | None = None,
+    cache: LinkCache | None = None,
+    cache_key: str = "",
 ) -> list[Alignment]:
     """Statement pairs across articles, sorted by (article_a, position_a, article_b, position_b).
 
-    Without `encode` (which embeds joined sentences) only one-to-one links are made.
+    Without `encode` (which embeds joined sentences) only one-to-one links are made. With a
+    `cache`, an article pair whose sentences and options (`cache_key`) were aligned before is
+    not aligned again: a rerun, or a run with one new article, redoes only the new pairs.
     """
     if len(sentences) < 2:
         return []
@@ -218,36 +260,40 @@ def align(
     for row, article in enumerate(article_of):
         rows_of[int(article)].append(row)
 
-    alignments = []
-    candidates = candidate_article_pairs(vectors, article_of, config.candidates, config.min_cosine)
-    for article_a, article_b in candidates:
-        rows_a, rows_b = rows_of[article_a], rows_of[article_b]
-        cosines = vectors[rows_a] @ vectors[rows_b].T
-        pair = ArticlePair(
-            [sentences[r] for r in rows_a],
-            [sentences[r] for r in rows_b],
-            cosines,
-            ratio_margin(cosines, config.k),
-        )
-        links = [
-            (i, j)
-            for i, j in mutual_best(pair.margins)
-            if pair.margins[i, j] >= config.margin_threshold and cosines[i, j] >= config.min_cosine
-        ]
-        if encode is not None and is_near_translation(pair, links, config):
-            in_order = monotonic_links(pair, encode, config)
-            # A translation may still move a sentence: keep mutual links the order left out.
-            taken_a = {x.a.position for x in in_order}
-            taken_b = {x.b.position for x in in_order}
-            alignments += in_order + [
-                pair.link(i, j, "mutual")
-                for i, j in links
-                if pair.a[i].position not in taken_a and pair.b[j].position not in taken_b
+    candidates = candidate_article_pairs(vectors, article_of, config)
+    sides = {
+        (a, b): ([sentences[r] for r in rows_of[a]], [sentences[r] for r in rows_of[b]])
+        for a, b in candidates
+    }
+    hashes = {key: pair_hash(*side) for key, side in sides.items()}
+    known = cache.get_links(cache_key, hashes.values()) if cache else {}
+    alignments, new = [], []
+    for key in candidates:
+        side_a, side_b = sides[key]
+        if hashes[key] in known:
+            alignments += [
+                Alignment(side_a[i], side_b[j], cosine, margin, method)
+                for i, j, cosine, margin, method in known[hashes[key]]
             ]
             continue
-        alignments += [pair.link(i, j, "mutual") for i, j in links]
-        if encode is not None:
-            alignments += merged_links(pair, links, encode, config)
+        rows_a, rows_b = rows_of[key[0]], rows_of[key[1]]
+        cosines = vectors[rows_a] @ vectors[rows_b].T
+        pair = ArticlePair(side_a, side_b, cosines, ratio_margin(cosines, config.k))
+        found = align_pair(pair, config, encode)
+        alignments += found
+        row_a = {s.position: i for i, s in enumerate(side_a)}
+        row_b = {s.position: j for j, s in enumerate(side_b)}
+        new.append(
+            (
+                hashes[key],
+                [
+                    [row_a[x.a.position], row_b[x.b.position], x.cosine, x.margin, x.method]
+                    for x in found
+                ],
+            )
+        )
+    if cache and new:
+        cache.put_links(cache_key, new)
     return sorted(
         alignments, key=lambda x: (x.a.article_id, x.a.position, x.b.article_id, x.b.position)
     )

@@ -64,8 +64,8 @@ class TranslateConfig:
     max_decoding_length: int = 256
     compute_type: str = "auto"
     device: Literal["cpu", "cuda", "auto"] = "cpu"
-    inter_threads: int = 1
-    intra_threads: int = 0
+    inter_threads: int = 2
+    intra_threads: int = 1
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from pipeline.embed import Embedder, embed_texts
 from pipeline.export import write_run
 from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
-from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence
+from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence, text_hash
 from pipeline.statements import Statement, group_statements, unique_sentences
 from pipeline.store import Store
 from pipeline.translate import (
@@ -119,8 +119,10 @@ def split_with_cache(
     key = segmentation_key(config)
     segments = store.get_segments(key, [a.content_hash for a in articles])
     fresh = list({a.content_hash: a for a in articles if a.content_hash not in segments}.values())
-    new_sentences, failed = timed("segment", split_articles, fresh, config.segment.mode)
-    new_sentences = timed("langid", label_sentences, new_sentences, config.langid.languages)
+    new_sentences, failed = [], []
+    if fresh:  # a rerun over known texts loads no language models at all
+        new_sentences, failed = timed("segment", split_articles, fresh, config.segment.mode)
+        new_sentences = timed("langid", label_sentences, new_sentences, config.langid.languages)
 
     pairs_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for sentence in new_sentences:
@@ -147,30 +149,41 @@ def split_with_cache(
 
 
 @dataclass(frozen=True)
+class Embedded:
+    sentences: list[Sentence]  # those with an English side, in order
+    vectors: np.ndarray
+    encoded: int  # texts newly embedded this run
+
+
+@dataclass(frozen=True)
 class Aligned:
     alignments: list[Alignment]
     statements: list[Statement]
     unique: list[Sentence]
-    encoded: int  # texts newly embedded this run
 
 
-def embed_and_align(
-    sentences: list[Sentence],
-    embedder: Embedder,
-    store: Store,
-    config: Config,
-    progress: Progress | None,
-) -> Aligned:
-    """Links, statement groups and unique sentences among sentences that have an English side."""
+def embed(
+    sentences: list[Sentence], embedder: Embedder, store: Store, progress: Progress | None
+) -> Embedded:
+    """Vectors for every sentence that has an English side."""
     alignable = [s for s in sentences if s.english]
     vectors, encoded = embed_texts([s.english for s in alignable], embedder, store, progress)
+    return Embedded(alignable, vectors, encoded)
+
+
+def align_and_group(
+    embedded: Embedded, embedder: Embedder, store: Store, config: Config
+) -> Aligned:
+    """Links between articles, statement groups and the sentences no other source carries."""
 
     def encode(texts: list[str]) -> np.ndarray:
         return embed_texts(texts, embedder, store)[0]
 
-    alignments = align(alignable, vectors, config.align, encode)
-    statements = group_statements(alignable, vectors, alignments, config.align.group_min_cosine)
-    return Aligned(alignments, statements, unique_sentences(alignable, statements), encoded)
+    options = text_hash(f"{sorted(config.align.__dict__.items())}|{embedder.cache_key}")
+    sentences, vectors = embedded.sentences, embedded.vectors
+    alignments = align(sentences, vectors, config.align, encode, store, options)
+    statements = group_statements(sentences, vectors, alignments, config.align.group_min_cosine)
+    return Aligned(alignments, statements, unique_sentences(sentences, statements))
 
 
 def articles_by_language(sentences: list[Sentence]) -> dict[str, int]:
@@ -245,9 +258,8 @@ def run(
             progress,
         )
         embedder = Embedder(config.embed)
-        aligned = timed(
-            "embed_align", embed_and_align, sentences, embedder, store, config, progress
-        )
+        embedded = timed("embed", embed, sentences, embedder, store, progress)
+        aligned = timed("align", align_and_group, embedded, embedder, store, config)
         alignments = aligned.alignments
         counts = {
             "articles": len(articles),
@@ -260,7 +272,7 @@ def run(
             "sentences_by_origin": dict(sorted(report.by_origin.items())),
             "translated_new": report.mt_new,
             "translated_cached": report.mt_cached,
-            "embedded_new": aligned.encoded,
+            "embedded_new": embedded.encoded,
             "alignments": len(alignments),
             "statements": len(aligned.statements),
             "unique_sentences": len(aligned.unique),

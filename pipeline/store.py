@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS segments (
     sentences TEXT NOT NULL,    -- JSON list of [sentence, lang]
     PRIMARY KEY (options_key, content_hash)
 );
+CREATE TABLE IF NOT EXISTS links (
+    options_key TEXT NOT NULL,  -- align options and the embedding model
+    pair_hash TEXT NOT NULL,    -- sha256 of both articles' English sentences, in order
+    links TEXT NOT NULL,        -- JSON list of [row_a, row_b, cosine, margin, method]
+    PRIMARY KEY (options_key, pair_hash)
+);
 CREATE TABLE IF NOT EXISTS embeddings (
     model_key TEXT NOT NULL,    -- model id and a fingerprint of its weights
     text_hash TEXT NOT NULL,    -- sha256 of the English text
@@ -53,7 +59,12 @@ def file_fingerprint(path: Path) -> str:
 
 
 # The column that scopes a key: the model or the options that produced the value.
-SCOPE_COLUMN = {"translations": "model_key", "embeddings": "model_key", "segments": "options_key"}
+SCOPE_COLUMN = {
+    "translations": "model_key",
+    "embeddings": "model_key",
+    "segments": "options_key",
+    "links": "options_key",
+}
 
 # SQLite caps the number of bound parameters per statement; look keys up in chunks below it.
 _LOOKUP_CHUNK = 500
@@ -130,6 +141,18 @@ class Store:
                     (options_key, content_hash, json.dumps(pairs, ensure_ascii=False))
                     for content_hash, pairs in items
                 ],
+            )
+
+    def get_links(self, options_key: str, pair_hashes: Iterable[str]) -> dict[str, list]:
+        rows = self._lookup("links", "links", "pair_hash", options_key, pair_hashes)
+        return {key: json.loads(value) for key, value in rows}
+
+    def put_links(self, options_key: str, items: Iterable[tuple[str, list]]) -> None:
+        """Store (pair_hash, links) per article pair in one transaction."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO links VALUES (?, ?, ?)",
+                [(options_key, key, json.dumps(links)) for key, links in items],
             )
 
     def get_embeddings(self, model_key: str, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:

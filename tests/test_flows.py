@@ -62,7 +62,7 @@ def test_flow_runs_every_stage_as_a_task_and_publishes_artifacts(tmp_path, insta
         for run in task_runs
         if run.flow_run_id == state.state_details.flow_run_id
     }
-    assert {"ingest", "segment", "langid", "translate", "embed_align", "export"} <= names
+    assert {"ingest", "segment", "langid", "translate", "embed", "align", "export"} <= names
 
     artifacts = artifacts_of(state.state_details.flow_run_id)
     by_key = {a.key: a for a in artifacts if a.key}

@@ -63,7 +63,7 @@ def test_full_run_translates_with_installed_models_and_writes_every_output(
     assert info["counts"]["sentences"] == len(sentences)
     assert set(info["models"]["translation"]) == {"ru", "uk"}
     assert info["models"]["embedding"].startswith("st:all-MiniLM-L6-v2#")
-    assert {"ingest", "segment", "langid", "translate", "embed_align"} <= set(info["seconds"])
+    assert {"ingest", "segment", "langid", "translate", "embed", "align"} <= set(info["seconds"])
     assert info["config"]["translate"]["beam_size"] == 1
     assert read_csv(latest / "rejects.csv") == []
     # English articles of one event share statements
@@ -83,6 +83,8 @@ def test_rerun_on_unchanged_input_translates_and_embeds_nothing(
 
     monkeypatch.setattr(ArgosTranslator, "translate", refuse)
     monkeypatch.setattr("pipeline.embed.Embedder.encode", refuse)
+    monkeypatch.setattr("pipeline.align.align_pair", refuse)  # every article pair is cached
+    monkeypatch.setattr("pipeline.run.label_sentences", refuse)  # so is every segmentation
     second = run(corpus, config)
     assert second.counts["translated_new"] == 0 and second.counts["embedded_new"] == 0
     assert second.counts["translated_cached"] == first.counts["translated_new"]
@@ -268,3 +270,27 @@ def test_two_overlapping_runs_on_one_output_folder_never_interleave(corpus, tmp_
     first, second = sorted(spans)
     assert first[1] <= second[0], "the second run started writing before the first finished"
     assert (tmp_path / "out" / "latest").resolve().name in {r.run_id for r in results}
+
+
+def test_one_new_article_aligns_only_the_article_pairs_it_is_in(corpus, tmp_path, monkeypatch):
+    import pipeline.align as align_module
+
+    config = config_for(tmp_path, None, tm_files=[str(SAMPLE / "tm.tsv")])
+    first = run(corpus, config)
+    shutil.copy(
+        SAMPLE / "articles" / "marenburg-herald" / "barge-spill.txt", corpus / "reprint.txt"
+    )
+    real_align_pair = align_module.align_pair
+    aligned = []
+
+    def counting(pair, *args):
+        aligned.append({pair.a[0].article_id, pair.b[0].article_id})
+        return real_align_pair(pair, *args)
+
+    monkeypatch.setattr(align_module, "align_pair", counting)
+    second = run(corpus, config)
+    assert aligned and all("reprint.txt" in pair for pair in aligned)
+    assert second.counts["alignments"] > first.counts["alignments"]
+    # Same links as a run with nothing cached.
+    fresh = run(corpus, config_for(tmp_path / "fresh", None, tm_files=[str(SAMPLE / "tm.tsv")]))
+    assert read_csv(second.run_dir / "alignments.csv") == read_csv(fresh.run_dir / "alignments.csv")

@@ -1,0 +1,1 @@
+"""Timing scripts for Parallax: each stage against its raw library, caches, scale."""

@@ -1,0 +1,108 @@
+"""What every benchmark shares: the measurement record, a timer, the machine, the results files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("benchmarks")
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+LIBRARIES = ("ctranslate2", "argostranslate", "sentencepiece", "sentence-transformers",
+             "transformers", "torch", "onnxruntime", "onnx", "faiss-cpu", "numpy",
+             "lingua-language-detector")  # fmt: skip
+
+
+@dataclass
+class Measurement:
+    """One figure: `value` against `baseline` on the same data; `ratio` is what the goal judges.
+
+    `goal` reads ">= 0.9" or "<= 0.05" (or "" for figures recorded without a goal).
+    """
+
+    name: str
+    value: float
+    baseline: float
+    ratio: float
+    goal: str
+    unit: str
+    notes: str = ""
+
+    @property
+    def meets_goal(self) -> bool | None:
+        if not self.goal:
+            return None
+        op, bound = self.goal.split()
+        return self.ratio >= float(bound) if op == ">=" else self.ratio <= float(bound)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "meets_goal": self.meets_goal}
+
+
+def timed(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """(result, seconds) of one call."""
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        mem_kib = int(handle.readline().split()[1])
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "libraries": versions,
+    }
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def write_results(info: dict[str, Any], measurements: list[Measurement], mode: str) -> Path:
+    """Write results/latest.json and results/latest.md; returns the JSON path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    data = {"machine": info, "mode": mode, "measurements": [m.to_dict() for m in measurements]}
+    json_path = RESULTS_DIR / "latest.json"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    columns = ("name", "value", "baseline", "ratio", "goal", "meets_goal", "unit", "notes")
+    lines = [
+        f"# Parallax benchmarks ({mode})",
+        "",
+        f"{info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM, Python {info['python']}",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in data["measurements"]:
+        lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+    libraries = ", ".join(f"{k} {v}" for k, v in info["libraries"].items() if v)
+    lines += ["", f"Libraries: {libraries}", ""]
+    (RESULTS_DIR / "latest.md").write_text("\n".join(lines), encoding="utf-8")
+    return json_path
