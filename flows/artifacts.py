@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pipeline.export import SPAN_SEPARATOR
 from pipeline.run import RunResult
-from pipeline.spans import divergent_spans
 
 TOP_ALIGNMENTS = 25
 SHOWN_REJECTS = 20
@@ -79,7 +78,7 @@ def summary_markdown(result: RunResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def highlight(text: str, spans: list[str]) -> str:
+def highlight(text: str, spans: tuple[str, ...]) -> str:
     """`text` with each divergent span marked ⟦like this⟧ (table cells show plain text)."""
     for span in spans:
         text = text.replace(span, f"⟦{span}⟧", 1)
@@ -92,7 +91,7 @@ def top_alignments_table(result: RunResult, limit: int = TOP_ALIGNMENTS) -> list
     best = sorted(result.alignments, key=lambda x: (-x.margin, x.a.article_id, x.a.position))
     rows = []
     for pair in best[:limit]:
-        only_a, only_b = divergent_spans(pair.a.english, pair.b.english)
+        only_a, only_b = pair.only_in_a, pair.only_in_b
         rows.append(
             {
                 "margin": round(pair.margin, 3),

@@ -26,6 +26,7 @@ import numpy as np
 from pipeline.config import AlignConfig
 from pipeline.index import build_index, search
 from pipeline.records import Alignment, Sentence, text_hash
+from pipeline.spans import divergent_spans
 
 
 def candidate_article_pairs(
@@ -85,8 +86,15 @@ class ArticlePair:
     margins: np.ndarray
 
     def link(self, i: int, j: int, method: str) -> Alignment:
+        only_a, only_b = divergent_spans(self.a[i].english, self.b[j].english)
         return Alignment(
-            self.a[i], self.b[j], float(self.cosines[i, j]), float(self.margins[i, j]), method
+            self.a[i],
+            self.b[j],
+            float(self.cosines[i, j]),
+            float(self.margins[i, j]),
+            method,
+            tuple(only_a),
+            tuple(only_b),
         )
 
 
@@ -210,6 +218,10 @@ class LinkCache(Protocol):
     def put_links(self, options_key: str, items: Iterable[tuple[str, list]]) -> None: ...
 
 
+# Bumped whenever what the link cache stores changes shape.
+LINK_CACHE_FORMAT = "links-2"
+
+
 def pair_hash(a: list[Sentence], b: list[Sentence]) -> str:
     return text_hash("\x1e".join("\x1f".join(s.english for s in side) for side in (a, b)))
 
@@ -272,8 +284,10 @@ def align(
         side_a, side_b = sides[key]
         if hashes[key] in known:
             alignments += [
-                Alignment(side_a[i], side_b[j], cosine, margin, method)
-                for i, j, cosine, margin, method in known[hashes[key]]
+                Alignment(
+                    side_a[i], side_b[j], cosine, margin, method, tuple(only_a), tuple(only_b)
+                )
+                for i, j, cosine, margin, method, only_a, only_b in known[hashes[key]]
             ]
             continue
         rows_a, rows_b = rows_of[key[0]], rows_of[key[1]]
@@ -287,7 +301,15 @@ def align(
             (
                 hashes[key],
                 [
-                    [row_a[x.a.position], row_b[x.b.position], x.cosine, x.margin, x.method]
+                    [
+                        row_a[x.a.position],
+                        row_b[x.b.position],
+                        x.cosine,
+                        x.margin,
+                        x.method,
+                        x.only_in_a,
+                        x.only_in_b,
+                    ]  # fmt: skip
                     for x in found
                 ],
             )

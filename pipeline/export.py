@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.records import Alignment, Reject, Sentence
-from pipeline.spans import divergent_spans
 from pipeline.statements import Statement, coverage_matrix
 
 SENTENCE_COLUMNS = (
@@ -79,12 +78,11 @@ def sentence_rows(sentences: Iterable[Sentence]) -> Iterable[tuple]:
 def alignment_rows(alignments: Iterable[Alignment]) -> Iterable[tuple]:
     for pair in alignments:
         a, b = pair.a, pair.b
-        only_a, only_b = divergent_spans(a.english, b.english)
         yield (
             a.article_id, a.position, a.lang, a.text, a.english,
             b.article_id, b.position, b.lang, b.text, b.english,
             f"{pair.cosine:.4f}", f"{pair.margin:.4f}",
-            SPAN_SEPARATOR.join(only_a), SPAN_SEPARATOR.join(only_b), pair.method,
+            SPAN_SEPARATOR.join(pair.only_in_a), SPAN_SEPARATOR.join(pair.only_in_b), pair.method,
         )  # fmt: skip
 
 

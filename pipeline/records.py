@@ -60,6 +60,8 @@ class Alignment:
     cosine: float
     margin: float
     method: str = "mutual"  # mutual (best both ways), merge (one-to-many), monotonic (translation)
+    only_in_a: tuple[str, ...] = ()  # words of a's English side with no counterpart in b's
+    only_in_b: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import clean, langid, segment
-from pipeline.align import align
+from pipeline.align import LINK_CACHE_FORMAT, align
 from pipeline.config import Config
 from pipeline.corpus import Corpus
 from pipeline.embed import Embedder, embed_texts
@@ -179,7 +179,9 @@ def align_and_group(
     def encode(texts: list[str]) -> np.ndarray:
         return embed_texts(texts, embedder, store)[0]
 
-    options = text_hash(f"{sorted(config.align.__dict__.items())}|{embedder.cache_key}")
+    options = text_hash(
+        f"{LINK_CACHE_FORMAT}|{sorted(config.align.__dict__.items())}|{embedder.cache_key}"
+    )
     sentences, vectors = embedded.sentences, embedded.vectors
     alignments = align(sentences, vectors, config.align, encode, store, options)
     statements = group_statements(sentences, vectors, alignments, config.align.group_min_cosine)

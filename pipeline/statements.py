@@ -44,11 +44,12 @@ def group_statements(
     group_of = {row: row for row in range(len(sentences))}  # row -> group id (a row)
     members: dict[int, list[int]] = {row: [row] for row in range(len(sentences))}
 
+    article_numbers = {name: n for n, name in enumerate(sorted({s.article_id for s in sentences}))}
+    article_of = np.array([article_numbers[s.article_id] for s in sentences])
+
     def compatible(first: list[int], second: list[int]) -> bool:
         cosines = vectors[first] @ vectors[second].T
-        different = np.array(
-            [[sentences[i].article_id != sentences[j].article_id for j in second] for i in first]
-        )
+        different = article_of[first][:, None] != article_of[second][None, :]
         return bool(np.all(cosines[different] >= min_cosine))
 
     for link in sorted(alignments, key=lambda x: (-x.margin, _key(x.a), _key(x.b))):
