@@ -82,6 +82,8 @@ class ArticlePair:
 
     a: list[Sentence]
     b: list[Sentence]
+    vectors_a: np.ndarray
+    vectors_b: np.ndarray
     cosines: np.ndarray
     margins: np.ndarray
 
@@ -138,8 +140,7 @@ def monotonic_links(pair: ArticlePair, encode: Encode, config: AlignConfig) -> l
     floor = config.min_cosine
     merged_a = encode([_joined(pair.a, (i, i + 1)) for i in range(n - 1)]) if n > 1 else None
     merged_b = encode([_joined(pair.b, (j, j + 1)) for j in range(m - 1)]) if m > 1 else None
-    vectors_a = encode([s.english for s in pair.a])
-    vectors_b = encode([s.english for s in pair.b])
+    vectors_a, vectors_b = pair.vectors_a, pair.vectors_b
 
     def bead_score(i: int, j: int, di: int, dj: int) -> float:
         if (di, dj) == (1, 1):
@@ -188,11 +189,10 @@ def merged_links(
     `a` is closer to b1 and b2 joined (b1: a's own link) than to either alone, by at least
     `merge_min_gain`. And the same with the articles' roles swapped.
     """
-    found = []
+    candidates = []  # (a, b1, b2, flipped): a merges b1 (its link) and b2
     for flipped in (False, True):
         margins = pair.margins.T if flipped else pair.margins
         cosines = pair.cosines.T if flipped else pair.cosines
-        own, other = (pair.b, pair.a) if flipped else (pair.a, pair.b)
         partner = {(j if flipped else i): (i if flipped else j) for i, j in links}
         linked_other = set(partner.values())
         best_for_other = margins.argmax(axis=0)
@@ -200,13 +200,19 @@ def merged_links(
             a = int(best_for_other[b2])
             if b2 in linked_other or a not in partner:
                 continue
-            if margins[a, b2] < config.margin_threshold or cosines[a, b2] < config.min_cosine:
-                continue
-            b1 = partner[a]
-            (joined,) = encode([_joined(other, (b1, b2))])
-            (alone,) = encode([own[a].english])
-            if float(alone @ joined) >= max(cosines[a, b1], cosines[a, b2]) + config.merge_min_gain:
-                found.append(pair.link(b2, a, "merge") if flipped else pair.link(a, b2, "merge"))
+            if margins[a, b2] >= config.margin_threshold and cosines[a, b2] >= config.min_cosine:
+                candidates.append((a, partner[a], b2, flipped))
+    if not candidates:
+        return []
+    joined = encode(
+        [_joined(pair.a if flipped else pair.b, (b1, b2)) for _, b1, b2, flipped in candidates]
+    )
+    found = []
+    for (a, b1, b2, flipped), merged in zip(candidates, joined, strict=True):
+        cosines = pair.cosines.T if flipped else pair.cosines
+        alone = pair.vectors_b[a] if flipped else pair.vectors_a[a]
+        if float(alone @ merged) >= max(cosines[a, b1], cosines[a, b2]) + config.merge_min_gain:
+            found.append(pair.link(b2, a, "merge") if flipped else pair.link(a, b2, "merge"))
     return found
 
 
@@ -292,7 +298,14 @@ def align(
             continue
         rows_a, rows_b = rows_of[key[0]], rows_of[key[1]]
         cosines = vectors[rows_a] @ vectors[rows_b].T
-        pair = ArticlePair(side_a, side_b, cosines, ratio_margin(cosines, config.k))
+        pair = ArticlePair(
+            side_a,
+            side_b,
+            vectors[rows_a],
+            vectors[rows_b],
+            cosines,
+            ratio_margin(cosines, config.k),
+        )
         found = align_pair(pair, config, encode)
         alignments += found
         row_a = {s.position: i for i, s in enumerate(side_a)}
