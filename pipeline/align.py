@@ -180,16 +180,15 @@ def monotonic_links(pair: ArticlePair, encode: Encode, config: AlignConfig) -> l
     return links
 
 
-def merged_links(
-    pair: ArticlePair, links: list[tuple[int, int]], encode: Encode, config: AlignConfig
-) -> list[Alignment]:
-    """Second links of a sentence that merges two statements of the other article.
+def merge_candidates(
+    pair: ArticlePair, links: list[tuple[int, int]], config: AlignConfig
+) -> list[tuple[int, int, int, bool]]:
+    """Possible one-to-many links, as (a, b1, b2, flipped): `a` may merge b1 (its link) and b2.
 
-    A sentence b2 left without a link, whose best match is `a`, is linked to `a` as well when
-    `a` is closer to b1 and b2 joined (b1: a's own link) than to either alone, by at least
-    `merge_min_gain`. And the same with the articles' roles swapped.
+    b2 is a sentence left without a link whose best match is `a`, close enough on its own.
+    `flipped` means the roles of the two articles are swapped.
     """
-    candidates = []  # (a, b1, b2, flipped): a merges b1 (its link) and b2
+    candidates = []
     for flipped in (False, True):
         margins = pair.margins.T if flipped else pair.margins
         cosines = pair.cosines.T if flipped else pair.cosines
@@ -202,11 +201,25 @@ def merged_links(
                 continue
             if margins[a, b2] >= config.margin_threshold and cosines[a, b2] >= config.min_cosine:
                 candidates.append((a, partner[a], b2, flipped))
+    return candidates
+
+
+def _merge_text(pair: ArticlePair, candidate: tuple[int, int, int, bool]) -> str:
+    _, b1, b2, flipped = candidate
+    return _joined(pair.a if flipped else pair.b, (b1, b2))
+
+
+def merged_links(
+    pair: ArticlePair,
+    candidates: list[tuple[int, int, int, bool]],
+    encode: Encode,
+    config: AlignConfig,
+) -> list[Alignment]:
+    """The candidates whose `a` is closer to b1 and b2 joined than to either alone, by at least
+    `merge_min_gain`: "X," he stressed, and promised "Y" links to both X and Y."""
     if not candidates:
         return []
-    joined = encode(
-        [_joined(pair.a if flipped else pair.b, (b1, b2)) for _, b1, b2, flipped in candidates]
-    )
+    joined = encode([_merge_text(pair, candidate) for candidate in candidates])
     found = []
     for (a, b1, b2, flipped), merged in zip(candidates, joined, strict=True):
         cosines = pair.cosines.T if flipped else pair.cosines
@@ -232,26 +245,52 @@ def pair_hash(a: list[Sentence], b: list[Sentence]) -> str:
     return text_hash("\x1e".join("\x1f".join(s.english for s in side) for side in (a, b)))
 
 
-def align_pair(pair: ArticlePair, config: AlignConfig, encode: Encode | None) -> list[Alignment]:
-    """The links between two articles: mutual best, then merges or, for a translation, in order."""
+@dataclass(frozen=True)
+class PairPlan:
+    """What aligning one article pair takes, before any joined sentences are embedded."""
+
+    links: list[tuple[int, int]]  # mutual best above both thresholds
+    near_translation: bool
+    merges: list[tuple[int, int, int, bool]]  # candidates for one-to-many links
+
+    def texts_to_embed(self, pair: ArticlePair) -> list[str]:
+        if self.near_translation:
+            return [
+                _joined(side, (i, i + 1)) for side in (pair.a, pair.b) for i in range(len(side) - 1)
+            ]
+        return [_merge_text(pair, candidate) for candidate in self.merges]
+
+
+def plan_pair(pair: ArticlePair, config: AlignConfig, with_joined: bool) -> PairPlan:
     links = [
         (i, j)
         for i, j in mutual_best(pair.margins)
         if pair.margins[i, j] >= config.margin_threshold and pair.cosines[i, j] >= config.min_cosine
     ]
-    if encode is not None and is_near_translation(pair, links, config):
+    if not with_joined:
+        return PairPlan(links, False, [])
+    if is_near_translation(pair, links, config):
+        return PairPlan(links, True, [])
+    return PairPlan(links, False, merge_candidates(pair, links, config))
+
+
+def align_pair(
+    pair: ArticlePair, plan: PairPlan, config: AlignConfig, encode: Encode | None
+) -> list[Alignment]:
+    """The links between two articles: mutual best, then merges or, for a translation, in order."""
+    if plan.near_translation and encode is not None:
         in_order = monotonic_links(pair, encode, config)
         # A translation may still move a sentence: keep mutual links the order left out.
         taken_a = {x.a.position for x in in_order}
         taken_b = {x.b.position for x in in_order}
         return in_order + [
             pair.link(i, j, "mutual")
-            for i, j in links
+            for i, j in plan.links
             if pair.a[i].position not in taken_a and pair.b[j].position not in taken_b
         ]
-    found = [pair.link(i, j, "mutual") for i, j in links]
+    found = [pair.link(i, j, "mutual") for i, j in plan.links]
     if encode is not None:
-        found += merged_links(pair, links, encode, config)
+        found += merged_links(pair, plan.merges, encode, config)
     return found
 
 
@@ -285,7 +324,7 @@ def align(
     }
     hashes = {key: pair_hash(*side) for key, side in sides.items()}
     known = cache.get_links(cache_key, hashes.values()) if cache else {}
-    alignments, new = [], []
+    alignments, todo = [], []
     for key in candidates:
         side_a, side_b = sides[key]
         if hashes[key] in known:
@@ -306,10 +345,24 @@ def align(
             cosines,
             ratio_margin(cosines, config.k),
         )
-        found = align_pair(pair, config, encode)
+        todo.append((key, pair, plan_pair(pair, config, with_joined=encode is not None)))
+
+    from_batch: Encode | None = None
+    if encode is not None:
+        # Every joined sentence pair the new article pairs need, embedded in one batch: one
+        # model call instead of one per article pair.
+        needed = sorted({text for _, pair, plan in todo for text in plan.texts_to_embed(pair)})
+        memo = dict(zip(needed, encode(needed), strict=True)) if needed else {}
+
+        def from_batch(texts: list[str]) -> np.ndarray:
+            return np.stack([memo[text] for text in texts])
+
+    new = []
+    for key, pair, plan in todo:
+        found = align_pair(pair, plan, config, from_batch)
         alignments += found
-        row_a = {s.position: i for i, s in enumerate(side_a)}
-        row_b = {s.position: j for j, s in enumerate(side_b)}
+        row_a = {s.position: i for i, s in enumerate(pair.a)}
+        row_b = {s.position: j for j, s in enumerate(pair.b)}
         new.append(
             (
                 hashes[key],
