@@ -24,8 +24,9 @@ _VISITOR_COUNTER = re.compile(
 
 # A line with digits and no letter at all is a share/like/view count row ("1 379 10",
 # "👍 34  💬 5") or a bare time or numeric date ("00:49", "08.11.2024", "2024-11-08 14:05"):
-# it states nothing that another article could repeat.
-_NUMBERS_ONLY = re.compile(r"[\d\W_]*\d[\d\W_]*")
+# it states nothing that another article could repeat. (The lookahead asks for the digit, so
+# a long line of digits and one letter at its end fails in one pass, not in quadratic time.)
+_NUMBERS_ONLY = re.compile(r"(?=\D*\d)[\d\W_]*")
 
 _MONTH = r"""
     (?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?
@@ -61,8 +62,10 @@ _WIDGET_WORD = r"""
 
 # Share and like buttons flatten into lines of network names and counts ("Like 12",
 # "Facebook Twitter Telegram"); a line qualifies only if every word on it is such a label.
+# Digits and punctuation go in one character class: a nested `(?:\d+\W*)*` would try every
+# way to split a run of digits, and a line like "1111111111111111111111111x" would take hours.
 _SHARE_WIDGET = re.compile(
-    rf"[^\w]*(?:\d+[^\w]*)*(?:{_WIDGET_WORD}(?:[^\w]|\d)*)+",
+    rf"[\d\W]*(?:{_WIDGET_WORD}[\d\W]*)+",
     re.IGNORECASE | re.VERBOSE,
 )
 

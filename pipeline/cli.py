@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline import evaluate as evaluation
 from pipeline.config import ConfigError, load_config
+from pipeline.corpus import CorpusError
 from pipeline.embed import Embedder, EmbedError, embed_texts
 from pipeline.records import MissingModel
 from pipeline.run import RunError, run
@@ -25,7 +26,7 @@ EXIT_USAGE = 2  # bad arguments or configuration, as argparse itself uses
 # and keeps its traceback.
 USER_ERRORS = (
     RunError, packages.PackageError, TranslationMemoryError, EmbedError, evaluation.GoldError,
-    OSError,
+    CorpusError, OSError,
 )  # fmt: skip
 
 

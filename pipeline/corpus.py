@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS articles (
 """
 
 
+class CorpusError(RuntimeError):
+    """The registry cannot be read; the message says where it is and what to do."""
+
+
 @dataclass(frozen=True)
 class CorpusChange:
     new: int
@@ -38,9 +42,23 @@ class Corpus:
 
     def __init__(self, output_dir: Path):
         output_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(output_dir / "corpus.sqlite3")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        path = output_dir / "corpus.sqlite3"
+        self._db = sqlite3.connect(path)
+        try:
+            status = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if status != "ok":
+                raise sqlite3.DatabaseError(status)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            # Unlike the cache, the registry cannot be rebuilt: it holds articles that have since
+            # left the input folder, and a fresh one would silently drop them from the outputs.
+            raise CorpusError(
+                f"corpus registry {path} is unreadable ({error}); it is not rebuilt "
+                "automatically because it holds articles no longer in the input folder: "
+                "restore it from a backup, or move it aside to start a new corpus"
+            ) from None
 
     def close(self) -> None:
         self._db.close()

@@ -11,6 +11,7 @@ covers are scored.
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,7 @@ def read_predictions(alignments_csv: Path) -> list[Predicted]:
 
 def _plain(cell: str) -> str:
     """Undo the spreadsheet neutralisation export applies ('=x' was written as "'=x")."""
-    return cell[1:] if cell[:2] in ("'=", "'+", "'-", "'@", "'\t", "'\r") else cell
+    return cell[1:] if re.match(r"'+[=+\-@\t\r]", cell) else cell
 
 
 def _contains(texts: tuple[str, str], anchor: str) -> bool:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -42,11 +43,14 @@ class ExportError(OSError):
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Apostrophes before a formula character get one more too, so that stripping one leading
+# apostrophe from such cells always gives the original text back ("'=x" is written "''=x").
+_NEEDS_APOSTROPHE = re.compile(r"'*[=+\-@\t\r]")
 
 
 def neutralise(cell: Any) -> Any:
     """Prefix a text cell a spreadsheet would execute with an apostrophe; numbers pass."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+    if isinstance(cell, str) and _NEEDS_APOSTROPHE.match(cell):
         return "'" + cell
     return cell
 
@@ -131,7 +135,10 @@ def write_run(
         "run.json": json.dumps(run_info, indent=2, ensure_ascii=False) + "\n",
     }
     try:
-        shutil.rmtree(staging, ignore_errors=True)
+        for stale in output_dir.glob(
+            ".*.partial"
+        ):  # left by a killed run; the lock keeps out live ones
+            shutil.rmtree(stale, ignore_errors=True)
         staging.mkdir()
         for name, text in files.items():
             write_atomic(staging / name, text)

@@ -33,6 +33,15 @@ _NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "art", "vol"})
 _SINGLE_LETTER = re.compile(r"[^\W\d_]")
 # Dotted abbreviations, whose last period is the one tested ("U.S.", "a.m.", "т.е.", "н.э.").
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
+# A longer "sentence" (a scraped line with no punctuation, a script without spaces after its full
+# stops) is cut into pieces of at most this many characters, at the last whitespace before the
+# limit, else mid-word. Downstream every stage caps its input: CTranslate2 truncates a source
+# beyond 1024 tokens and stops decoding at `translate.max_decoding_length` (256 tokens, about
+# 1000 characters of English), and the embedder reads 256 tokens. News sentences stay far below
+# it (the longest in the sample and seed pages has 388 characters).
+MAX_SENTENCE_CHARS = 600
+_WHITESPACE = re.compile(r"\s")
+
 # A news-agency dateline ("BRUSSELS, November 8. /TASS/. The Council...") stays with the first
 # sentence, so that no article gets a dateline-only sentence that would align with other
 # articles' datelines instead of with any statement.
@@ -40,13 +49,43 @@ _AGENCY_TAG = re.compile(r"/[^\W\d_]+/")
 
 
 def split_lines(text: str) -> list[str]:
-    """One sentence per non-empty line, stripped (for input that is already segmented)."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    """One sentence per non-empty line, stripped (for input that is already segmented).
+
+    A line over MAX_SENTENCE_CHARS is cut into pieces, as in split_sentences.
+    """
+    return [piece for line in text.splitlines() if line.strip() for piece in _cap(line.strip())]
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences in order; joined by single spaces they give the whitespace-collapsed text."""
-    return [sentence for block in _blocks(text) for sentence in _split_block(block)]
+    """Sentences in order; joined by single spaces they give the whitespace-collapsed text.
+
+    None is longer than MAX_SENTENCE_CHARS. The one exception to the joining rule: a run of
+    more than MAX_SENTENCE_CHARS characters without whitespace is cut without a space.
+    """
+    return [
+        piece
+        for block in _blocks(text)
+        for sentence in _split_block(block)
+        for piece in _cap(sentence)
+    ]
+
+
+def _cap(sentence: str) -> list[str]:
+    """Pieces of at most MAX_SENTENCE_CHARS, stripped, cut at the last whitespace that fits."""
+    pieces = []
+    start = 0
+    while len(sentence) - start > MAX_SENTENCE_CHARS:
+        end = start + MAX_SENTENCE_CHARS
+        # Search from start + 1 so that the piece before the cut is never empty.
+        spaces = [match.start() for match in _WHITESPACE.finditer(sentence, start + 1, end + 1)]
+        cut = spaces[-1] if spaces else end
+        pieces.append(sentence[start:cut].rstrip())
+        start = cut
+        while start < len(sentence) and sentence[start].isspace():
+            start += 1
+    if start < len(sentence):
+        pieces.append(sentence[start:])
+    return pieces
 
 
 def _blocks(text: str) -> list[str]:

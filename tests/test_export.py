@@ -93,3 +93,19 @@ def test_disk_full_while_writing_keeps_the_previous_latest_and_says_so(tmp_path,
         write_run(tmp_path, "run-2", [], [], [], [], [], {"run_id": "run-2"})
     assert (tmp_path / "latest").resolve().name == "run-1"
     assert not (tmp_path / "run-2").exists() and not list(tmp_path.glob(".run-2*"))
+
+
+def test_neutralised_cells_read_back_exactly_by_stripping_one_apostrophe():
+    import re
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(st.text(alphabet="'=+-@\t\rab ", max_size=8))
+    def check(cell):
+        written = neutralise(cell)
+        assert not written.startswith(("=", "+", "-", "@", "\t", "\r"))
+        restored = written[1:] if re.match(r"'+[=+\-@\t\r]", written) else written
+        assert restored == cell
+
+    check()

@@ -294,3 +294,17 @@ def test_one_new_article_aligns_only_the_article_pairs_it_is_in(corpus, tmp_path
     # Same links as a run with nothing cached.
     fresh = run(corpus, config_for(tmp_path / "fresh", None, tm_files=[str(SAMPLE / "tm.tsv")]))
     assert read_csv(second.run_dir / "alignments.csv") == read_csv(fresh.run_dir / "alignments.csv")
+
+
+def test_unreadable_corpus_registry_is_refused_and_left_in_place(tmp_path):
+    from pipeline.corpus import CorpusError
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    registry = tmp_path / "out" / "corpus.sqlite3"
+    registry.write_bytes(b"\x00garbage" * 512)
+    with pytest.raises(CorpusError, match="is unreadable"):
+        run(inbox, accumulating_config(tmp_path))
+    assert registry.read_bytes() == b"\x00garbage" * 512

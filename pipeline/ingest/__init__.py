@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pipeline.ingest import html, jsonl, md, txt
@@ -12,7 +13,7 @@ from pipeline.ingest.encoding import decode
 from pipeline.ingest.errors import IngestError
 from pipeline.records import Article, Reject
 
-__all__ = ["SUPPORTED_SUFFIXES", "IngestError", "read_corpus"]
+__all__ = ["MAX_ARTICLE_CHARS", "SUPPORTED_SUFFIXES", "IngestError", "read_corpus"]
 
 # Every reader takes (article id, decoded text, default source) and returns its records.
 Reader = Callable[[str, str, str], list[Article | Reject]]
@@ -25,20 +26,34 @@ READERS: dict[str, Reader] = {
     ".jsonl": jsonl.read,
 }
 SUPPORTED_SUFFIXES = tuple(READERS)
+# One article longer than this (about 150,000 words; a long news feature has under 100,000
+# characters) is a dump or a broken scrape, not a news article: it is rejected rather than
+# read into tens of thousands of sentences that would hold up a scheduled run for hours.
+MAX_ARTICLE_CHARS = 1_000_000
 
 
 def read_corpus(
-    input_dir: Path, max_file_bytes: int = 100 * 1024 * 1024
+    input_dir: Path,
+    max_file_bytes: int = 100 * 1024 * 1024,
+    max_article_chars: int = MAX_ARTICLE_CHARS,
 ) -> Iterator[Article | Reject]:
     """Yield the records of every file under input_dir, file by file in sorted path order.
 
     Hidden files and folders are skipped. A file that cannot be read becomes a Reject and the
-    walk goes on; so do a link out of input_dir and a second way to a file or folder already read.
+    walk goes on; so do a link out of input_dir, a second way to a file or folder already read,
+    an empty article and one over `max_article_chars`.
     """
     root = Path(input_dir).resolve(strict=True)
     if not root.is_dir():
         raise NotADirectoryError(f"input is not a directory: {input_dir}")
-    yield from _walk(root, root, PurePosixPath(), {root: "."}, max_file_bytes)
+    limits = _Limits(max_file_bytes, max_article_chars)
+    yield from _walk(root, root, PurePosixPath(), {root: "."}, limits)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    file_bytes: int
+    article_chars: int
 
 
 def default_source(article_id: str) -> str:
@@ -52,7 +67,7 @@ def _walk(
     directory: Path,
     relative: PurePosixPath,
     seen: dict[Path, str],
-    max_file_bytes: int,
+    limits: _Limits,
 ) -> Iterator[Article | Reject]:
     try:
         with os.scandir(directory) as listing:
@@ -81,12 +96,12 @@ def _walk(
             continue
         seen[target] = entry_id
         if target.is_dir():
-            yield from _walk(root, path, relative / name, seen, max_file_bytes)
+            yield from _walk(root, path, relative / name, seen, limits)
         else:
-            yield from _read_file(path, entry_id, max_file_bytes)
+            yield from _read_file(path, entry_id, limits)
 
 
-def _read_file(path: Path, article_id: str, max_file_bytes: int) -> list[Article | Reject]:
+def _read_file(path: Path, article_id: str, limits: _Limits) -> list[Article | Reject]:
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
     if reader is None:
@@ -96,24 +111,35 @@ def _read_file(path: Path, article_id: str, max_file_bytes: int) -> list[Article
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             return [Reject(input=article_id, reason="not a regular file")]
-        if info.st_size > max_file_bytes:
-            return [Reject(input=article_id, reason=_too_large(info.st_size, max_file_bytes))]
+        if info.st_size > limits.file_bytes:
+            return [Reject(input=article_id, reason=_too_large(info.st_size, limits.file_bytes))]
         with path.open("rb") as file:
             # Read one byte past the limit, in case the file grew since stat().
-            data = file.read(max_file_bytes + 1)
-        if len(data) > max_file_bytes:
-            return [Reject(input=article_id, reason=_too_large(len(data), max_file_bytes))]
+            data = file.read(limits.file_bytes + 1)
+        if len(data) > limits.file_bytes:
+            return [Reject(input=article_id, reason=_too_large(len(data), limits.file_bytes))]
         records = reader(article_id, decode(data), default_source(article_id))
     except IngestError as error:
         return [Reject(input=article_id, reason=str(error))]
     except OSError as error:
         return [Reject(input=article_id, reason=f"cannot read file: {error.strerror or error}")]
-    return [
-        Reject(input=record.id, reason="empty article")
-        if isinstance(record, Article) and not record.text.strip()
-        else record
-        for record in records
-    ]
+    return [_check_article(record, limits) for record in records]
+
+
+def _check_article(record: Article | Reject, limits: _Limits) -> Article | Reject:
+    if not isinstance(record, Article):
+        return record
+    if not record.text.strip():
+        return Reject(input=record.id, reason="empty article")
+    if len(record.text) > limits.article_chars:
+        return Reject(
+            input=record.id,
+            reason=(
+                f"article is {len(record.text)} characters, over the limit of "
+                f"{limits.article_chars} characters for one article"
+            ),
+        )
+    return record
 
 
 def _too_large(size: int, limit: int) -> str:

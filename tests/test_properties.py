@@ -1,0 +1,145 @@
+"""Properties that say nothing is lost between the bytes of a file and its sentences.
+
+tests/test_clean.py and tests/test_segment.py check each step on pools of real lines; here the
+inputs are arbitrary text, sentences longer than the cap, and the steps taken together.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.clean import clean_text
+from pipeline.ingest import jsonl
+from pipeline.ingest.encoding import decode, normalize_newlines
+from pipeline.records import Article, Reject
+from pipeline.segment import MAX_SENTENCE_CHARS, split_lines, split_sentences
+
+_WHITESPACE = re.compile(r"\s+")
+
+# Any character a text file can hold: no control characters (binary) and no lone surrogates.
+_TEXT_CHARACTERS = st.characters(blacklist_categories=("Cc", "Cs")) | st.sampled_from("\n\r\t ")
+# Words up to three times the cap, so some sentences must be cut, some words too.
+_WORDS = st.one_of(
+    st.text(_TEXT_CHARACTERS, min_size=1, max_size=12),
+    st.tuples(st.sampled_from("aЖ1.,"), st.integers(1, 3 * MAX_SENTENCE_CHARS)).map(
+        lambda pair: pair[0] * pair[1]
+    ),
+)
+_SEPARATORS = st.sampled_from([" ", "  ", "\n", "\n\n", "\t", " \n ", "\u00a0", "\u2028"])
+_TEXTS = st.lists(st.tuples(_WORDS, _SEPARATORS), max_size=40).map(
+    lambda pairs: "".join(word + separator for word, separator in pairs)
+)
+
+
+def _without_whitespace(text: str) -> str:
+    return _WHITESPACE.sub("", text)
+
+
+@given(st.text(_TEXT_CHARACTERS))
+def test_cleaning_any_text_keeps_every_other_line_byte_identical_and_in_order(text):
+    cleaned = clean_text(text)
+
+    # Walk the input's lines: each is the next kept line, or else the next removed one.
+    kept = cleaned.text.splitlines(keepends=True)
+    removed = list(cleaned.removed)
+    for line in text.splitlines(keepends=True):
+        if kept and kept[0] == line:
+            kept.pop(0)
+        else:
+            assert removed and removed.pop(0) == line.splitlines()[0]
+    assert kept == [] and removed == []
+
+
+@given(_TEXTS)
+def test_sentences_of_any_text_fit_the_cap_and_hold_every_character(text):
+    sentences = split_sentences(text)
+
+    assert all(0 < len(s) <= MAX_SENTENCE_CHARS and s == s.strip() for s in sentences)
+    assert "".join(map(_without_whitespace, sentences)) == _without_whitespace(text)
+
+
+@given(_TEXTS)
+def test_sentences_join_back_into_the_text_unless_a_word_outgrows_the_cap(text):
+    sentences = split_sentences(text)
+
+    if all(len(word) <= MAX_SENTENCE_CHARS for word in text.split()):
+        assert " ".join(sentences) == " ".join(text.split())
+
+
+@given(_TEXTS)
+def test_lines_mode_keeps_every_character_of_every_line(text):
+    pieces = split_lines(text)
+
+    assert all(0 < len(p) <= MAX_SENTENCE_CHARS and p == p.strip() for p in pieces)
+    assert "".join(map(_without_whitespace, pieces)) == _without_whitespace(text)
+
+
+# Sentences that segment as themselves, and lines that are only page noise.
+_SENTENCES = st.sampled_from(
+    [
+        "Mr. Smith met Gen. Jones in the U.S. capital on Monday.",
+        "«Мы призываем Россию соблюдать свои обязательства», — говорится в заявлении.",
+        "Угоду підписали 19 червня 2024 р. у Пхеньяні.",
+        "Share the water, the ministry said.",
+        "2270 resolutions were adopted.",
+        "Слово " + " ".join(["слово"] * 149) + ".",  # 899 characters: cut into two pieces
+    ]
+)
+_NOISE = st.sampled_from(["Share", "1 379 10", "08.11.2024", "Головна » Новини", "Like 12"])
+
+
+@given(st.lists(st.tuples(st.lists(_SENTENCES, min_size=1, max_size=3), _NOISE), max_size=10))
+def test_clean_then_segment_loses_and_repeats_no_sentence(paragraphs):
+    text = "\n".join(" ".join(sentences) + "\n" + noise for sentences, noise in paragraphs)
+
+    result = split_sentences(clean_text(text).text)
+
+    expected = [s for sentences, _ in paragraphs for s in sentences]
+    assert " ".join(result) == " ".join(expected)
+    assert all(len(sentence) <= MAX_SENTENCE_CHARS for sentence in result)
+    assert len(result) == len(expected) + sum(s.startswith("Слово") for s in expected)
+
+
+@given(st.text(_TEXT_CHARACTERS).filter(lambda text: not text.startswith("\ufeff")))
+def test_utf8_and_utf16_files_decode_to_their_text(text):
+    expected = normalize_newlines(text)
+
+    assert decode(text.encode("utf-8")) == expected
+    assert decode(codecs.BOM_UTF8 + text.encode("utf-8")) == expected
+    assert decode(codecs.BOM_UTF16_LE + text.encode("utf-16-le")) == expected
+    assert decode(codecs.BOM_UTF16_BE + text.encode("utf-16-be")) == expected
+
+
+_RECORD_LINES = st.one_of(
+    st.builds(
+        lambda record_id, text: json.dumps({"id": record_id, "text": text}),
+        st.integers(0, 5) | st.sampled_from(["a", "=b", "ж"]),
+        st.text(max_size=30),
+    ),
+    st.sampled_from(["{broken", "[1, 2]", '{"id": 1}', '{"text": "no id"}', '"text"', "null"]),
+    st.sampled_from(["", "  "]),
+)
+
+
+@given(st.lists(_RECORD_LINES, max_size=15))
+def test_every_jsonl_line_is_an_article_or_a_reject_never_dropped(lines):
+    text = "\n".join(lines)
+    filled = [number for number, line in enumerate(lines, start=1) if line.strip()]
+
+    try:
+        records = jsonl.read("feed.jsonl", text, "feed")
+    except ValueError:  # IngestError: a file with no records at all is rejected whole
+        assert not filled
+        return
+
+    assert len(records) == len(filled)
+    for record, number in zip(records, filled, strict=True):
+        if isinstance(record, Article):
+            assert record.text == normalize_newlines(json.loads(lines[number - 1])["text"])
+        else:
+            assert isinstance(record, Reject) and record.input == f"feed.jsonl:{number}"
