@@ -171,7 +171,7 @@ class Store:
             )
 
     def _lookup(
-        self, table: str, column: str, key_column: str, model_key: str, keys: Iterable[str]
+        self, table: str, column: str, key_column: str, scope: str, keys: Iterable[str]
     ) -> list[tuple[str, object]]:
         keys = list(dict.fromkeys(keys))
         found: list[tuple[str, object]] = []
@@ -181,6 +181,6 @@ class Store:
             found += self._db.execute(
                 f"SELECT {key_column}, {column} FROM {table} "
                 f"WHERE {SCOPE_COLUMN[table]} = ? AND {key_column} IN ({marks})",
-                [model_key, *chunk],
+                [scope, *chunk],
             ).fetchall()
         return found
