@@ -155,21 +155,22 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
         )
     )  # fmt: skip
 
-    # Speed levers, each against the default settings on the same sentences.
+    # Speed levers, each against the default settings on the same sentences. The defaults are
+    # 2 translators x 1 thread; CTranslate2's own default is 1 translator on every core.
     levers = {
-        "inter_threads=2,intra_threads=1": {"inter_threads": 2, "intra_threads": 1},
+        "inter_threads=1,intra_threads=0": {"inter_threads": 1, "intra_threads": 0},
         "batch_type=tokens,batch_size=1024": {"batch_type": "tokens", "batch_size": 1024},
     }
     for label, change in levers.items():
         lever = dataclasses.replace(config, **change)
         log.info("translate lever %s", label)
         english, seconds = timed(_pipeline_translate, package, texts, lever)
-        same = sum(a != b for a, b in zip(english, ours, strict=True))
+        differ = sum(a != b for a, b in zip(english, ours, strict=True))
         results.append(
             Measurement(
                 f"translate_lever[{label}]", len(texts) / seconds, len(texts) / ours_s,
                 ours_s / seconds, "", "sentences/s",
-                f"pipeline stage with {label} vs defaults; {same} outputs differ from defaults",
+                f"pipeline stage with {label} vs defaults; {differ} outputs differ from defaults",
             )
         )  # fmt: skip
     return results
