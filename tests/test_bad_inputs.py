@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import write
 
 from pipeline import clean, segment
 from pipeline.export import FORMULA_PREFIXES
@@ -85,15 +86,6 @@ def plain(cell: str) -> str:
 def _needs_console_script():
     if not PARALLAX.exists():
         pytest.skip(f"console script not installed at {PARALLAX} (run `make test`)")
-
-
-def write(root: Path, relative: str, content: str | bytes) -> None:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, str):
-        path.write_text(content, encoding="utf-8")
-    else:
-        path.write_bytes(content)
 
 
 # Good inputs: article id -> text its sentences must come from.

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import break_segmentation
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.testing.utilities import prefect_test_harness
@@ -82,16 +83,7 @@ def test_one_bad_article_fails_only_its_own_work(tmp_path, installed_packages_di
     corpus = tmp_path / "corpus"
     shutil.copytree(SAMPLE / "articles", corpus)
     (corpus / "broken.txt").write_text("Marker that breaks the rules.\n", encoding="utf-8")
-    from pipeline import segment
-
-    real_split = segment.split_sentences
-
-    def split_or_break(text: str) -> list[str]:
-        if "Marker that breaks" in text:
-            raise ValueError("bad article")
-        return real_split(text)
-
-    monkeypatch.setattr(segment, "split_sentences", split_or_break)
+    break_segmentation(monkeypatch, "Marker that breaks", ValueError("bad article"))
     state = align_articles(
         input_dir=str(corpus), output_dir=str(tmp_path / "out"),
         config_path=str(write_config(tmp_path, installed_packages_dir)), return_state=True,

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import write
 
 from pipeline.ingest import SUPPORTED_SUFFIXES, IngestError, read_corpus
 from pipeline.ingest.encoding import decode
@@ -17,16 +18,6 @@ UKRAINIAN = (
     "Росія та КНДР підписали угоду, яка передбачає допомогу в разі агресії. Їхні війська є тут."
 )
 ENGLISH = "NATO allies strongly condemn the deployment of North Korean troops to Russia."
-
-
-def write(root: Path, relative: str, content: str | bytes) -> Path:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, str):
-        path.write_text(content, encoding="utf-8")
-    else:
-        path.write_bytes(content)
-    return path
 
 
 def corpus(root: Path, **kwargs: int) -> tuple[dict[str, Article], dict[str, str]]:

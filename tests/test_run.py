@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import break_segmentation
 
 from pipeline.config import load_config
 from pipeline.run import RunError, run
@@ -221,16 +222,7 @@ def test_incremental_run_processes_only_new_articles_and_covers_every_article_se
 def test_one_article_that_breaks_segmentation_is_rejected_and_the_rest_processed(
     corpus, tmp_path, monkeypatch
 ):
-    from pipeline import segment
-
-    real_split = segment.split_sentences
-
-    def split_or_break(text: str) -> list[str]:
-        if "Lindhof" in text:
-            raise RuntimeError("rule blew up")
-        return real_split(text)
-
-    monkeypatch.setattr(segment, "split_sentences", split_or_break)
+    break_segmentation(monkeypatch, "Lindhof", RuntimeError("rule blew up"))
     result = run(corpus, accumulating_config(tmp_path))
     rejects = read_csv(result.run_dir / "rejects.csv")
     assert rejects and all(

@@ -100,13 +100,15 @@ def translate_sentences(
             for index in by_text[text]:
                 english_of[index] = (english, "mt")
 
-    skipped_langs = Counter(
-        sentences[i].lang for i, (_, origin) in english_of.items() if origin == "skipped"
+    other = sum(
+        1
+        for i, (_, origin) in english_of.items()
+        if origin == "skipped" and sentences[i].lang == OTHER
     )
-    report.missing = [
-        MissingModel(lang, count, install_command(lang) if lang != OTHER else "")
-        for lang, count in sorted(skipped_langs.items())
-    ]
+    unsupported = [MissingModel(OTHER, other, "")] if other else []
+    report.missing = sorted(
+        missing_models(sentences, memory, translators, target) + unsupported, key=lambda m: m.lang
+    )
     translated = []
     for index, sentence in enumerate(sentences):
         english, origin = english_of[index]
