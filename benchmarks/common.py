@@ -86,11 +86,11 @@ def _cell(value: Any) -> str:
 
 
 def write_results(info: dict[str, Any], measurements: list[Measurement], mode: str) -> Path:
-    """Write results/latest.json and results/latest.md; returns the JSON path."""
+    """Write results/latest.json and latest.md, and the same as <mode>.json and <mode>.md, so a
+    quick run does not overwrite the last full one. Returns latest.json's path."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     data = {"machine": info, "mode": mode, "measurements": [m.to_dict() for m in measurements]}
-    json_path = RESULTS_DIR / "latest.json"
-    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    json_text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     columns = ("name", "value", "baseline", "ratio", "goal", "meets_goal", "unit", "notes")
     lines = [
         f"# Parallax benchmarks ({mode})",
@@ -104,5 +104,7 @@ def write_results(info: dict[str, Any], measurements: list[Measurement], mode: s
         lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
     libraries = ", ".join(f"{k} {v}" for k, v in info["libraries"].items() if v)
     lines += ["", f"Libraries: {libraries}", ""]
-    (RESULTS_DIR / "latest.md").write_text("\n".join(lines), encoding="utf-8")
-    return json_path
+    for name in ("latest", mode):
+        (RESULTS_DIR / f"{name}.json").write_text(json_text, encoding="utf-8")
+        (RESULTS_DIR / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
+    return RESULTS_DIR / "latest.json"

@@ -29,26 +29,68 @@ from pipeline.records import Alignment, Sentence, text_hash
 from pipeline.spans import divergent_spans
 
 
+@dataclass(frozen=True)
+class DistinctVectors:
+    """Each distinct vector once, and which of them every row is.
+
+    Identical sentences (boilerplate, a quote carried word for word) have identical vectors.
+    Scoring each distinct vector once makes their scores identical too: BLAS rounding depends on
+    where a row sits in memory, and a tie broken by rounding would make two runs over the same
+    corpus choose different partners.
+    """
+
+    vectors: np.ndarray  # one row per distinct vector
+    of_row: np.ndarray  # row -> its distinct vector
+
+    @classmethod
+    def of(cls, vectors: np.ndarray) -> DistinctVectors:
+        number_of: dict[bytes, int] = {}
+        first_rows: list[int] = []
+        of_row = np.empty(len(vectors), dtype=np.int64)
+        for row, vector in enumerate(vectors):
+            key = vector.tobytes()
+            if key not in number_of:
+                number_of[key] = len(first_rows)
+                first_rows.append(row)
+            of_row[row] = number_of[key]
+        return cls(vectors[first_rows], of_row)
+
+    def cosines(self, rows_a: list[int], rows_b: list[int]) -> np.ndarray:
+        """The |rows_a| x |rows_b| cosine block, computed once per pair of distinct vectors."""
+        ids_a, back_a = np.unique(self.of_row[rows_a], return_inverse=True)
+        ids_b, back_b = np.unique(self.of_row[rows_b], return_inverse=True)
+        block = self.vectors[ids_a] @ self.vectors[ids_b].T
+        return block[back_a][:, back_b]
+
+
 def candidate_article_pairs(
-    vectors: np.ndarray, article_of: np.ndarray, config: AlignConfig
+    distinct: DistinctVectors, article_of: np.ndarray, config: AlignConfig
 ) -> list[tuple[int, int]]:
-    """Article pairs (a < b) in which some sentence has a near neighbour in the other article."""
+    """Article pairs (a < b) in which some sentence has a near neighbour in the other article.
+
+    Each sentence looks at its `candidates` nearest sentences in other articles. Sentences with
+    the same vector tie; the tie goes to the earlier article (by name), so the choice depends on
+    the corpus alone.
+    """
     neighbours, min_cosine = config.candidates, config.min_cosine
+    occurrences = sorted(set(zip(article_of.tolist(), distinct.of_row.tolist(), strict=True)))
+    articles_of: list[list[int]] = [[] for _ in range(len(distinct.vectors))]
+    for article, vector in occurrences:  # sorted: each list is in article order
+        articles_of[vector].append(article)
+    # Enough neighbours that `neighbours` of them survive dropping those only in one's own article.
     largest_article = int(np.bincount(article_of).max())
-    index = build_index(vectors, config.index, config.ann_min_vectors)
-    # Ask for enough neighbours that `neighbours` of them survive dropping same-article rows.
-    scores, ids = search(index, vectors, neighbours + largest_article)
+    index = build_index(distinct.vectors, config.index, config.ann_min_vectors)
+    scores, ids = search(index, distinct.vectors, neighbours + largest_article)
     pairs = set()
-    for row, (row_scores, row_ids) in enumerate(zip(scores, ids, strict=True)):
-        own = article_of[row]
-        others = [
-            (score, article_of[j])
-            for score, j in zip(row_scores, row_ids, strict=True)
-            if j >= 0 and article_of[j] != own
-        ][:neighbours]
-        for score, other in others:
-            if score >= min_cosine:
-                pairs.add((min(own, other), max(own, other)))
+    for own, vector in occurrences:
+        taken = 0
+        for score, other_vector in zip(scores[vector], ids[vector], strict=True):
+            if other_vector < 0 or score < min_cosine or taken == neighbours:
+                break
+            for other in articles_of[other_vector]:
+                if other != own and taken < neighbours:
+                    pairs.add((min(own, other), max(own, other)))
+                    taken += 1
     return sorted(pairs)
 
 
@@ -294,6 +336,36 @@ def align_pair(
     return found
 
 
+# New article pairs aligned (and their joined sentences embedded) per slice.
+NEW_PAIRS_PER_SLICE = 2000
+
+
+def _align_slice(
+    pairs: list[tuple[str, ArticlePair, PairPlan]], config: AlignConfig, encode: Encode | None
+) -> list[tuple[str, ArticlePair, list[Alignment]]]:
+    """The links of each pair; every joined sentence the slice needs is embedded in one call."""
+    from_batch: Encode | None = None
+    if encode is not None:
+        needed = sorted({text for _, pair, plan in pairs for text in plan.texts_to_embed(pair)})
+        memo = dict(zip(needed, encode(needed), strict=True)) if needed else {}
+
+        def from_batch(texts: list[str]) -> np.ndarray:
+            return np.stack([memo[text] for text in texts])
+
+    return [(key, pair, align_pair(pair, plan, config, from_batch)) for key, pair, plan in pairs]
+
+
+def _cache_rows(pair: ArticlePair, found: list[Alignment]) -> list[list]:
+    """The links of one pair as the link cache stores them: rows within each side, scores."""
+    row_a = {s.position: i for i, s in enumerate(pair.a)}
+    row_b = {s.position: j for j, s in enumerate(pair.b)}
+    return [
+        [row_a[x.a.position], row_b[x.b.position], x.cosine, x.margin, x.method, x.only_in_a,
+         x.only_in_b]
+        for x in found
+    ]  # fmt: skip
+
+
 def align(
     sentences: list[Sentence],
     vectors: np.ndarray,
@@ -317,7 +389,8 @@ def align(
     for row, article in enumerate(article_of):
         rows_of[int(article)].append(row)
 
-    candidates = candidate_article_pairs(vectors, article_of, config)
+    distinct = DistinctVectors.of(vectors)
+    candidates = candidate_article_pairs(distinct, article_of, config)
     sides = {
         (a, b): ([sentences[r] for r in rows_of[a]], [sentences[r] for r in rows_of[b]])
         for a, b in candidates
@@ -327,61 +400,33 @@ def align(
     alignments, todo = [], []
     for key in candidates:
         side_a, side_b = sides[key]
-        if hashes[key] in known:
-            alignments += [
-                Alignment(
-                    side_a[i], side_b[j], cosine, margin, method, tuple(only_a), tuple(only_b)
-                )
-                for i, j, cosine, margin, method, only_a, only_b in known[hashes[key]]
-            ]
+        if hashes[key] not in known:
+            todo.append(key)
             continue
-        rows_a, rows_b = rows_of[key[0]], rows_of[key[1]]
-        cosines = vectors[rows_a] @ vectors[rows_b].T
-        pair = ArticlePair(
-            side_a,
-            side_b,
-            vectors[rows_a],
-            vectors[rows_b],
-            cosines,
-            ratio_margin(cosines, config.k),
-        )
-        todo.append((key, pair, plan_pair(pair, config, with_joined=encode is not None)))
+        alignments += [
+            Alignment(side_a[i], side_b[j], cosine, margin, method, tuple(only_a), tuple(only_b))
+            for i, j, cosine, margin, method, only_a, only_b in known[hashes[key]]
+        ]
 
-    from_batch: Encode | None = None
-    if encode is not None:
-        # Every joined sentence pair the new article pairs need, embedded in one batch: one
-        # model call instead of one per article pair.
-        needed = sorted({text for _, pair, plan in todo for text in plan.texts_to_embed(pair)})
-        memo = dict(zip(needed, encode(needed), strict=True)) if needed else {}
-
-        def from_batch(texts: list[str]) -> np.ndarray:
-            return np.stack([memo[text] for text in texts])
-
-    new = []
-    for key, pair, plan in todo:
-        found = align_pair(pair, plan, config, from_batch)
-        alignments += found
-        row_a = {s.position: i for i, s in enumerate(pair.a)}
-        row_b = {s.position: j for j, s in enumerate(pair.b)}
-        new.append(
-            (
-                hashes[key],
-                [
-                    [
-                        row_a[x.a.position],
-                        row_b[x.b.position],
-                        x.cosine,
-                        x.margin,
-                        x.method,
-                        x.only_in_a,
-                        x.only_in_b,
-                    ]  # fmt: skip
-                    for x in found
-                ],
-            )
-        )
-    if cache and new:
-        cache.put_links(cache_key, new)
+    # New pairs go in slices: each slice's joined sentences are embedded in one model call,
+    # its links are cached before the next slice starts, and only one slice's matrices are
+    # held in memory at a time.
+    for start in range(0, len(todo), NEW_PAIRS_PER_SLICE):
+        pairs = []
+        for key in todo[start : start + NEW_PAIRS_PER_SLICE]:
+            rows_a, rows_b = rows_of[key[0]], rows_of[key[1]]
+            cosines = distinct.cosines(rows_a, rows_b)
+            pair = ArticlePair(
+                *sides[key], vectors[rows_a], vectors[rows_b], cosines,
+                ratio_margin(cosines, config.k),
+            )  # fmt: skip
+            pairs.append((hashes[key], pair, plan_pair(pair, config, encode is not None)))
+        new = []
+        for pair_key, pair, found in _align_slice(pairs, config, encode):
+            alignments += found
+            new.append((pair_key, _cache_rows(pair, found)))
+        if cache and new:
+            cache.put_links(cache_key, new)
     return sorted(
         alignments, key=lambda x: (x.a.article_id, x.a.position, x.b.article_id, x.b.position)
     )

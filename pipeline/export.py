@@ -46,11 +46,12 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Apostrophes before a formula character get one more too, so that stripping one leading
 # apostrophe from such cells always gives the original text back ("'=x" is written "''=x").
 _NEEDS_APOSTROPHE = re.compile(r"'*[=+\-@\t\r]")
+_RISKY_FIRST = frozenset("'" + "".join(FORMULA_PREFIXES))  # cheap test before the pattern
 
 
 def neutralise(cell: Any) -> Any:
     """Prefix a text cell a spreadsheet would execute with an apostrophe; numbers pass."""
-    if isinstance(cell, str) and _NEEDS_APOSTROPHE.match(cell):
+    if isinstance(cell, str) and cell[:1] in _RISKY_FIRST and _NEEDS_APOSTROPHE.match(cell):
         return "'" + cell
     return cell
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.align import DistinctVectors
 from pipeline.records import Alignment, Sentence
 
 
@@ -41,24 +42,55 @@ def group_statements(
 ) -> list[Statement]:
     """Statements carried by at least two sources, ordered by their first member."""
     row_of = {_key(s): row for row, s in enumerate(sentences)}
-    group_of = {row: row for row in range(len(sentences))}  # row -> group id (a row)
-    members: dict[int, list[int]] = {row: [row] for row in range(len(sentences))}
-
+    distinct = DistinctVectors.of(vectors)
     article_numbers = {name: n for n, name in enumerate(sorted({s.article_id for s in sentences}))}
-    article_of = np.array([article_numbers[s.article_id] for s in sentences])
+    group_of = list(range(len(sentences)))  # row -> group id (a row)
+    members: dict[int, list[int]] = {row: [row] for row in range(len(sentences))}
+    # Per group, each distinct vector once (a statement carried word for word by many outlets
+    # is one row), with the articles it occurs in, so checking a merge costs one cosine per pair
+    # of distinct vectors rather than per pair of sentences.
+    articles_in: dict[int, dict[int, set[int]]] = {}
+    distinct_rows: dict[int, np.ndarray] = {}
+    for row, sentence in enumerate(sentences):
+        articles_in[row] = {int(distinct.of_row[row]): {article_numbers[sentence.article_id]}}
+        distinct_rows[row] = distinct.vectors[distinct.of_row[row]][None, :]
 
-    def compatible(first: list[int], second: list[int]) -> bool:
-        cosines = vectors[first] @ vectors[second].T
-        different = article_of[first][:, None] != article_of[second][None, :]
-        return bool(np.all(cosines[different] >= min_cosine))
+    def compatible(first: int, second: int) -> bool:
+        """Every two sentences of the groups, from different articles, are close enough."""
+        cosines = distinct_rows[first] @ distinct_rows[second].T
+        if cosines.min() >= min_cosine:
+            return True
+        ids_first, ids_second = list(articles_in[first]), list(articles_in[second])
+        for i, j in zip(*np.nonzero(cosines < min_cosine), strict=True):
+            seen_first = articles_in[first][ids_first[i]]
+            seen_second = articles_in[second][ids_second[j]]
+            # Too far apart is allowed only within one article: both in the same single one.
+            if not (len(seen_first) == 1 and seen_first == seen_second):
+                return False
+        return True
 
+    # Groups only grow, and a grown group keeps its id: two groups found incompatible stay so.
+    incompatible: set[tuple[int, int]] = set()
     for link in sorted(alignments, key=lambda x: (-x.margin, _key(x.a), _key(x.b))):
         first, second = group_of[row_of[_key(link.a)]], group_of[row_of[_key(link.b)]]
-        if first == second or not compatible(members[first], members[second]):
+        if first == second or (min(first, second), max(first, second)) in incompatible:
             continue
-        members[first] += members.pop(second)
-        for row in members[first]:
+        if not compatible(first, second):
+            incompatible.add((min(first, second), max(first, second)))
+            continue
+        if len(members[first]) < len(members[second]):  # relabel the smaller group
+            first, second = second, first
+        for row in members[second]:
             group_of[row] = first
+        members[first] += members.pop(second)
+        added = []
+        for vector, articles in articles_in.pop(second).items():
+            if vector not in articles_in[first]:
+                added.append(vector)
+            articles_in[first].setdefault(vector, set()).update(articles)
+        # Rows stay in the order of articles_in's keys, which compatible() relies on.
+        distinct_rows[first] = np.vstack([distinct_rows[first], distinct.vectors[added]])
+        del distinct_rows[second]
 
     groups = [
         sorted(rows, key=lambda r: _key(sentences[r]))

@@ -99,6 +99,32 @@ def test_output_order_is_deterministic_under_input_shuffle():
     assert keys == sorted(keys)
 
 
+def test_a_sentence_many_articles_repeat_word_for_word_pairs_by_article_name_not_row_order():
+    # Thirty articles share one boilerplate line; each looks at only 3 neighbours, so the
+    # choice among thirty exact ties must depend on the articles, not on where rows sit.
+    axes = np.eye(31, dtype=np.float32)
+    layout, rows = [], []
+    for number in range(30):
+        layout += [(f"a{number:02d}", 0), (f"a{number:02d}", 1)]
+        rows += [axes[0], axes[number + 1]]  # the boilerplate, then a line of its own
+    vectors = np.array(rows)
+    sentences = sentences_for(layout)
+    config = AlignConfig(candidates=3)
+
+    def pairs(found):
+        return {(x.a.article_id, x.b.article_id) for x in found}
+
+    first = align(sentences, vectors, config)
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(len(sentences))
+        assert pairs(align([sentences[i] for i in order], vectors[order], config)) == pairs(first)
+    # Every article reaches the three earliest others by name.
+    for late in ("a15", "a29"):
+        assert {a for a, b in pairs(first) if late in (a, b)} == {"a00", "a01", "a02"}
+    # ... and so each of those three is reached by every article.
+    assert {b for a, b in pairs(first) if a == "a01"} == {f"a{n:02d}" for n in range(2, 30)}
+
+
 @pytest.mark.parametrize("count", [0, 1])
 def test_fewer_than_two_sentences_align_to_nothing(count):
     vectors = np.ones((count, 4), dtype=np.float32) / 2

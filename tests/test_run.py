@@ -288,6 +288,19 @@ def test_one_new_article_aligns_only_the_article_pairs_it_is_in(corpus, tmp_path
     assert read_csv(second.run_dir / "alignments.csv") == read_csv(fresh.run_dir / "alignments.csv")
 
 
+def test_new_article_pairs_aligned_in_slices_give_the_links_of_one_pass(
+    corpus, tmp_path, monkeypatch
+):
+    import pipeline.align as align_module
+
+    tm = [str(SAMPLE / "tm.tsv")]
+    whole = run(corpus, config_for(tmp_path / "whole", None, tm_files=tm))
+    monkeypatch.setattr(align_module, "NEW_PAIRS_PER_SLICE", 2)
+    sliced = run(corpus, config_for(tmp_path / "sliced", None, tm_files=tm))
+    assert sliced.counts["alignments"] > 10
+    assert read_csv(sliced.run_dir / "alignments.csv") == read_csv(whole.run_dir / "alignments.csv")
+
+
 def test_unreadable_corpus_registry_is_refused_and_left_in_place(tmp_path):
     from pipeline.corpus import CorpusError
 
