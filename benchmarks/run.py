@@ -36,7 +36,7 @@ def main() -> None:
             ("translate", lambda: translate.run(args.quick, workdir)),
             ("embed", lambda: embed.run(args.quick)),
             ("ann", lambda: ann.run(args.quick)),
-            ("runs", lambda: runs.run(args.quick, workdir)),
+            ("runs", lambda: runs.run(workdir)),
         )
         for name, group in groups:
             log.info("== %s", name)

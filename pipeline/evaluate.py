@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from pipeline.align import mutual_best
-from pipeline.export import csv_text, write_atomic
+from pipeline.export import write_csv
 from pipeline.records import Sentence
 
 STRENGTHS = ("strong", "weak")
@@ -142,19 +142,15 @@ def score(predictions: list[Predicted], articles: set[str], gold: list[GoldPair]
 def write_report(result: Score, folder: Path) -> None:
     """misses.csv (strong gold pairs not found) and false_alarms.csv (predictions not in gold)."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(
+    write_csv(
         folder / "misses.csv",
-        csv_text(
-            ("article_a", "anchor_a", "article_b", "anchor_b"),
-            ((g.a.article, g.a.anchor, g.b.article, g.b.anchor) for g in result.misses),
-        ),
+        ("article_a", "anchor_a", "article_b", "anchor_b"),
+        ((g.a.article, g.a.anchor, g.b.article, g.b.anchor) for g in result.misses),
     )
-    write_atomic(
+    write_csv(
         folder / "false_alarms.csv",
-        csv_text(
-            ("article_a", "english_a", "article_b", "english_b"),
-            ((p.article_a, p.texts_a[1], p.article_b, p.texts_b[1]) for p in result.false_alarms),
-        ),
+        ("article_a", "english_a", "article_b", "english_b"),
+        ((p.article_a, p.texts_a[1], p.article_b, p.texts_b[1]) for p in result.false_alarms),
     )
 
 

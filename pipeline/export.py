@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
 import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pipeline.records import Alignment, Reject, Sentence
 from pipeline.statements import Statement, coverage_matrix
@@ -49,30 +49,37 @@ _NEEDS_APOSTROPHE = re.compile(r"'*[=+\-@\t\r]")
 _RISKY_FIRST = frozenset("'" + "".join(FORMULA_PREFIXES))  # cheap test before the pattern
 
 
-def neutralise(cell: Any) -> Any:
-    """Prefix a text cell a spreadsheet would execute with an apostrophe; numbers pass."""
-    if isinstance(cell, str) and cell[:1] in _RISKY_FIRST and _NEEDS_APOSTROPHE.match(cell):
-        return "'" + cell
-    return cell
+def neutralise_row(row: Sequence[Any]) -> list[Any]:
+    """Prefix each text cell a spreadsheet would execute with an apostrophe; numbers pass.
+
+    One comprehension per row rather than a call per cell: alignments.csv has millions.
+    """
+    return [
+        "'" + cell
+        if isinstance(cell, str) and cell[:1] in _RISKY_FIRST and _NEEDS_APOSTROPHE.match(cell)
+        else cell
+        for cell in row
+    ]
 
 
-def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([neutralise(cell) for cell in columns])  # coverage.csv's come from sources
-    for row in rows:
-        writer.writerow([neutralise(cell) for cell in row])
-    return buffer.getvalue()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, fsync, then rename over `path`."""
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[TextIO]:
+    """A text handle on a temporary file in the same folder, fsynced and renamed over `path`
+    when the block completes, so `path` is never seen half-written."""
     temporary = path.with_name(f".{path.name}.tmp")
     with temporary.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+        yield handle
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Stream `rows` to `path` (atomically): memory does not grow with the file."""
+    with atomic_file(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(neutralise_row(columns))  # coverage.csv's come from sources
+        writer.writerows(map(neutralise_row, rows))
 
 
 def sentence_rows(sentences: Iterable[Sentence]) -> Iterable[tuple]:
@@ -100,10 +107,10 @@ def statement_rows(statements: Iterable[Statement]) -> Iterable[tuple]:
             )  # fmt: skip
 
 
-def coverage_csv(statements: list[Statement]) -> str:
+def coverage_table(statements: list[Statement]) -> tuple[tuple[str, ...], list[list[Any]]]:
     sources = sorted({source for statement in statements for source in statement.sources})
     rows = coverage_matrix(statements, sources)
-    return csv_text(("group", "statement", *sources), ([row[c] for c in row] for row in rows))
+    return ("group", "statement", *sources), [[row[c] for c in row] for row in rows]
 
 
 def write_run(
@@ -123,17 +130,16 @@ def write_run(
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = output_dir / f".{run_id}.partial"
-    files = {
-        "sentences.csv": csv_text(SENTENCE_COLUMNS, sentence_rows(sentences)),
-        "alignments.csv": csv_text(ALIGNMENT_COLUMNS, alignment_rows(alignments)),
-        "statements.csv": csv_text(STATEMENT_COLUMNS, statement_rows(statements)),
-        "coverage.csv": coverage_csv(statements),
-        "unique.csv": csv_text(
+    tables = {
+        "sentences.csv": (SENTENCE_COLUMNS, sentence_rows(sentences)),
+        "alignments.csv": (ALIGNMENT_COLUMNS, alignment_rows(alignments)),
+        "statements.csv": (STATEMENT_COLUMNS, statement_rows(statements)),
+        "coverage.csv": coverage_table(statements),
+        "unique.csv": (
             UNIQUE_COLUMNS,
             ((s.source, s.article_id, s.position, s.lang, s.text, s.english) for s in unique),
         ),
-        "rejects.csv": csv_text(REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)),
-        "run.json": json.dumps(run_info, indent=2, ensure_ascii=False) + "\n",
+        "rejects.csv": (REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)),
     }
     try:
         for stale in output_dir.glob(
@@ -141,8 +147,10 @@ def write_run(
         ):  # left by a killed run; the lock keeps out live ones
             shutil.rmtree(stale, ignore_errors=True)
         staging.mkdir()
-        for name, text in files.items():
-            write_atomic(staging / name, text)
+        for name, (columns, rows) in tables.items():
+            write_csv(staging / name, columns, rows)
+        with atomic_file(staging / "run.json") as handle:
+            handle.write(json.dumps(run_info, indent=2, ensure_ascii=False) + "\n")
         run_dir = output_dir / run_id
         os.replace(staging, run_dir)
     except OSError as error:

@@ -1,9 +1,13 @@
 import csv
 import json
 
-from pipeline.export import ALIGNMENT_COLUMNS, SENTENCE_COLUMNS, neutralise, write_run
+from pipeline.export import ALIGNMENT_COLUMNS, SENTENCE_COLUMNS, neutralise_row, write_run
 from pipeline.records import Alignment, Reject, Sentence
 from pipeline.statements import Statement
+
+
+def neutralise(cell):
+    return neutralise_row([cell])[0]
 
 
 def read_csv(path):
@@ -79,16 +83,16 @@ def test_disk_full_while_writing_keeps_the_previous_latest_and_says_so(tmp_path,
     from pipeline import export
 
     write_run(tmp_path, "run-1", [], [], [], [], [], {"run_id": "run-1"})
-    real_write = export.write_atomic
+    real_write = export.write_csv
     written = []
 
-    def fill_disk(path, text):
+    def fill_disk(path, columns, rows):
         if written:
             raise OSError(errno.ENOSPC, "No space left on device")
         written.append(path)
-        real_write(path, text)
+        real_write(path, columns, rows)
 
-    monkeypatch.setattr(export, "write_atomic", fill_disk)
+    monkeypatch.setattr(export, "write_csv", fill_disk)
     with pytest.raises(export.ExportError, match="No space left on device.*previous `latest`"):
         write_run(tmp_path, "run-2", [], [], [], [], [], {"run_id": "run-2"})
     assert (tmp_path / "latest").resolve().name == "run-1"
