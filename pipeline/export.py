@@ -141,6 +141,7 @@ def write_run(
         ),
         "rejects.csv": (REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)),
     }
+    same_tables = previous_tables(output_dir, run_info.get("result_key"), list(tables))
     try:
         for stale in output_dir.glob(
             ".*.partial"
@@ -148,7 +149,14 @@ def write_run(
             shutil.rmtree(stale, ignore_errors=True)
         staging.mkdir()
         for name, (columns, rows) in tables.items():
-            write_csv(staging / name, columns, rows)
+            if same_tables:
+                with (
+                    atomic_file(staging / name) as handle,
+                    (same_tables / name).open(encoding="utf-8", newline="") as previous,
+                ):
+                    shutil.copyfileobj(previous, handle)
+            else:
+                write_csv(staging / name, columns, rows)
         with atomic_file(staging / "run.json") as handle:
             handle.write(json.dumps(run_info, indent=2, ensure_ascii=False) + "\n")
         run_dir = output_dir / run_id
@@ -161,6 +169,21 @@ def write_run(
         ) from error
     point_latest(output_dir, run_id)
     return run_dir
+
+
+def previous_tables(output_dir: Path, result_key: str | None, names: list[str]) -> Path | None:
+    """The latest run folder, if its tables came from exactly the same inputs (run.json's
+    `result_key`) and are all there: a rerun copies them instead of writing them again."""
+    latest = output_dir / "latest"
+    try:
+        info = json.loads((latest / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not result_key or info.get("result_key") != result_key:
+        return None
+    if not all((latest / name).is_file() for name in names):
+        return None
+    return latest.resolve()
 
 
 def point_latest(output_dir: Path, run_id: str) -> None:

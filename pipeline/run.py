@@ -171,17 +171,44 @@ def embed(
     return Embedded(alignable, vectors, encoded)
 
 
+def align_options(config: Config, embedder: Embedder) -> str:
+    """What the links depend on besides the sentences: align options and the embedding model."""
+    return text_hash(
+        f"{LINK_CACHE_FORMAT}|{sorted(config.align.__dict__.items())}|{embedder.cache_key}"
+    )
+
+
+# The modules whose code decides alignments, statements and the tables written.
+RESULT_MODULES = ("align.py", "index.py", "spans.py", "statements.py", "export.py")
+
+
+def result_key(sentences: list[Sentence], rejects: list[Reject], options: str) -> str:
+    """Everything the output tables depend on: sentences, rejects, options, models and code.
+
+    Two runs with the same key write the same tables, so a rerun copies them.
+    """
+    digest = hashlib.sha256(options.encode())
+    for name in RESULT_MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    for s in sentences:
+        fields = (s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin)
+        digest.update(repr(fields).encode())
+    for reject in rejects:
+        digest.update(repr((reject.input, reject.reason)).encode())
+    return digest.hexdigest()
+
+
 def align_and_group(
-    embedded: Embedded, embedder: Embedder, store: Store, config: Config
+    embedded: Embedded, embedder: Embedder, store: Store, config: Config, options: str
 ) -> Aligned:
-    """Links between articles, statement groups and the sentences no other source carries."""
+    """Links between articles, statement groups and the sentences no other source carries.
+
+    `options` (align_options()) keys the link cache.
+    """
 
     def encode(texts: list[str]) -> np.ndarray:
         return embed_texts(texts, embedder, store)[0]
 
-    options = text_hash(
-        f"{LINK_CACHE_FORMAT}|{sorted(config.align.__dict__.items())}|{embedder.cache_key}"
-    )
     sentences, vectors = embedded.sentences, embedded.vectors
     alignments = align(sentences, vectors, config.align, encode, store, options)
     statements = group_statements(sentences, vectors, alignments, config.align.group_min_cosine)
@@ -261,7 +288,8 @@ def run(
         )
         embedder = Embedder(config.embed)
         embedded = timed("embed", embed, sentences, embedder, store, progress)
-        aligned = timed("align", align_and_group, embedded, embedder, store, config)
+        options = align_options(config, embedder)
+        aligned = timed("align", align_and_group, embedded, embedder, store, config, options)
         alignments = aligned.alignments
         counts = {
             "articles": len(articles),
@@ -294,6 +322,7 @@ def run(
             "counts": counts,
             "missing_models": [dataclasses.asdict(m) for m in report.missing],
             "seconds": seconds,
+            "result_key": result_key(sentences, rejects, options),
         }
         run_dir = timed(
             "export",

@@ -1,6 +1,7 @@
 """The whole pipeline, end to end, with the tiny real translation models and the real embedder."""
 
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -86,11 +87,22 @@ def test_rerun_on_unchanged_input_translates_and_embeds_nothing(
     monkeypatch.setattr("pipeline.embed.Embedder.encode", refuse)
     monkeypatch.setattr("pipeline.align.align_pair", refuse)  # every article pair is cached
     monkeypatch.setattr("pipeline.run.label_sentences", refuse)  # so is every segmentation
+    monkeypatch.setattr("pipeline.export.write_csv", refuse)  # the same tables are copied
     second = run(corpus, config)
     assert second.counts["translated_new"] == 0 and second.counts["embedded_new"] == 0
     assert second.counts["translated_cached"] == first.counts["translated_new"]
-    assert read_csv(second.run_dir / "sentences.csv") == read_csv(first.run_dir / "sentences.csv")
-    assert read_csv(second.run_dir / "alignments.csv") == read_csv(first.run_dir / "alignments.csv")
+    tables = sorted(path.name for path in first.run_dir.glob("*.csv"))
+    assert len(tables) == 6 and second.run_dir != first.run_dir
+    for name in tables:
+        assert (second.run_dir / name).read_bytes() == (first.run_dir / name).read_bytes()
+
+    # Other options make other tables: written anew, not copied.
+    monkeypatch.undo()
+    config = config_for(tmp_path, installed_packages_dir)
+    stricter = dataclasses.replace(config, align=dataclasses.replace(config.align, min_cosine=0.9))
+    third = run(corpus, stricter)
+    assert third.counts["alignments"] < first.counts["alignments"]
+    assert len(read_csv(third.run_dir / "alignments.csv")) == third.counts["alignments"]
 
 
 def test_missing_model_skips_and_says_how_to_install_then_a_later_run_fills_in(
