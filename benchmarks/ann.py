@@ -70,7 +70,7 @@ def run(quick: bool) -> list[Measurement]:
     if quick:
         results += _at_size(300_000, ("ivf",), "; --quick: 3*10^5 instead of 10^6")
     else:
-        results += _at_size(1_000_000, ("ivf",), "")
+        results += _at_size(1_000_000, ("ivf", "hnsw"), "")
     for rows in (20_000, 50_000) if quick else (20_000, 50_000, 100_000):
         log.info("ann: all-pairs search at %d", rows)
         results.append(_all_pairs(rows))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import resource
 import time
 from pathlib import Path
 
@@ -42,6 +41,16 @@ def use_reference_english(reference: Path) -> None:
     ArgosTranslator.translate = translate
 
 
+def peak_rss_kib() -> int:
+    """This process's own peak resident memory (VmHWM). getrusage's ru_maxrss is not: Linux
+    carries it across exec, so a child would report its parent's peak if that were higher."""
+    with open("/proc/self/status", encoding="utf-8") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--input", type=Path, required=True)
@@ -66,7 +75,7 @@ def main() -> None:
     start = time.perf_counter()
     result = run(args.input, config)
     wall = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = peak_rss_kib()
     summary = {"wall_s": wall, "peak_rss_mib": peak_kib / 1024, "run_dir": str(result.run_dir)}
     run_info = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
     summary.update(counts=run_info["counts"], seconds=run_info["seconds"])
