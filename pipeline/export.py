@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -142,6 +143,7 @@ def write_run(
         "rejects.csv": (REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)),
     }
     same_tables = previous_tables(output_dir, run_info.get("result_key"), list(tables))
+    started = time.perf_counter()
     try:
         for stale in output_dir.glob(
             ".*.partial"
@@ -157,8 +159,11 @@ def write_run(
                     shutil.copyfileobj(previous, handle)
             else:
                 write_csv(staging / name, columns, rows)
+        # The tables' writing time goes into run.json with the other stages' seconds.
+        seconds = {**run_info.get("seconds", {}), "export": round(time.perf_counter() - started, 3)}
         with atomic_file(staging / "run.json") as handle:
-            handle.write(json.dumps(run_info, indent=2, ensure_ascii=False) + "\n")
+            handle.write(json.dumps({**run_info, "seconds": seconds}, indent=2, ensure_ascii=False))
+            handle.write("\n")
         run_dir = output_dir / run_id
         os.replace(staging, run_dir)
     except OSError as error:

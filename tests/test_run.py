@@ -65,7 +65,9 @@ def test_full_run_translates_with_installed_models_and_writes_every_output(
     assert info["counts"]["sentences"] == len(sentences)
     assert set(info["models"]["translation"]) == {"ru", "uk"}
     assert info["models"]["embedding"].startswith("st:all-MiniLM-L6-v2#")
-    assert {"ingest", "segment", "langid", "translate", "embed", "align"} <= set(info["seconds"])
+    assert {"ingest", "segment", "langid", "translate", "embed", "align", "export"} <= set(
+        info["seconds"]
+    )
     assert info["config"]["translate"]["beam_size"] == 1
     assert read_csv(latest / "rejects.csv") == []
     # English articles of one event share statements
