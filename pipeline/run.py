@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import clean, langid, segment
+from pipeline import clean, segment
 from pipeline.align import LINK_CACHE_FORMAT, align
 from pipeline.config import Config
 from pipeline.corpus import Corpus
@@ -97,14 +97,20 @@ def split_articles(articles: list[Article], mode: str) -> tuple[list[Sentence], 
     return sentences, failed
 
 
+def code_digest(*modules: str) -> str:
+    """A digest of these pipeline modules' source: cached results made by other code expire."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
+
+
 def segmentation_key(config: Config) -> str:
     """What a cached segmentation depends on: mode, languages, and the code of the rules."""
-    digest = hashlib.sha256()
-    for module in (clean, segment, langid):
-        digest.update(Path(module.__file__).read_bytes())
+    rules = code_digest("clean.py", "segment.py", "langid.py")
     return (
         f"mode={config.segment.mode};langs={','.join(config.langid.languages)};"
-        f"rules={digest.hexdigest()[:16]};lingua={metadata.version('lingua-language-detector')}"
+        f"rules={rules[:16]};lingua={metadata.version('lingua-language-detector')}"
     )
 
 
@@ -187,9 +193,7 @@ def result_key(sentences: list[Sentence], rejects: list[Reject], options: str) -
 
     Two runs with the same key write the same tables, so a rerun copies them.
     """
-    digest = hashlib.sha256(options.encode())
-    for name in RESULT_MODULES:
-        digest.update((Path(__file__).parent / name).read_bytes())
+    digest = hashlib.sha256(f"{options}|{code_digest(*RESULT_MODULES)}".encode())
     for s in sentences:
         fields = (s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin)
         digest.update(repr(fields).encode())
