@@ -36,11 +36,11 @@ def test_default_call_builds_an_exact_index_for_a_small_corpus():
     assert isinstance(build_index(clustered(100)), faiss.IndexFlatIP)
 
 
-def test_auto_picks_flat_below_the_threshold_and_ivf_from_it_on():
+def test_auto_picks_flat_below_the_threshold_and_hnsw_from_it_on():
     vectors = clustered(2_000)
     assert isinstance(build_index(vectors, "auto", ann_min_vectors=2_001), faiss.IndexFlatIP)
-    assert isinstance(build_index(vectors, "auto", ann_min_vectors=2_000), faiss.IndexIVFFlat)
-    assert choose_kind(10, "hnsw", ann_min_vectors=10**9) == "hnsw"
+    assert isinstance(build_index(vectors, "auto", ann_min_vectors=2_000), faiss.IndexHNSWFlat)
+    assert choose_kind(10, "ivf", ann_min_vectors=10**9) == "ivf"
 
 
 def test_unknown_index_kind_is_an_error_that_names_it():
@@ -57,12 +57,19 @@ def test_approximate_index_keeps_recall_at_10_above_095(kind):
     assert recall_at_10(found, exact) >= 0.95
 
 
-def test_ivf_index_gives_the_same_neighbours_on_every_build():
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_index_gives_the_same_neighbours_on_every_build(kind):
     vectors = clustered(5_000)
-    first = search(build_index(vectors, "ivf"), vectors[:200], 10)
-    second = search(build_index(vectors, "ivf"), vectors[:200], 10)
+    first = search(build_index(vectors, kind), vectors[:200], 10)
+    second = search(build_index(vectors, kind), vectors[:200], 10)
     np.testing.assert_array_equal(first[1], second[1])
     np.testing.assert_array_equal(first[0], second[0])
+
+
+def test_hnsw_build_gives_faiss_its_threads_back():
+    threads = faiss.omp_get_max_threads()
+    build_index(clustered(500), "hnsw")
+    assert faiss.omp_get_max_threads() == threads
 
 
 def test_search_never_asks_for_more_neighbours_than_rows():
