@@ -283,8 +283,10 @@ class LinkCache(Protocol):
 LINK_CACHE_FORMAT = "links-2"
 
 
-def pair_hash(a: list[Sentence], b: list[Sentence]) -> str:
-    return text_hash("\x1e".join("\x1f".join(s.english for s in side) for side in (a, b)))
+def pair_hash(english_a: str, english_b: str) -> str:
+    """The link cache's key for two articles, each given as its English sentences joined by
+    \\x1f (joined once per article, not once per pair)."""
+    return text_hash(f"{english_a}\x1e{english_b}")
 
 
 @dataclass(frozen=True)
@@ -388,14 +390,13 @@ def align(
     rows_of: dict[int, list[int]] = defaultdict(list)
     for row, article in enumerate(article_of):
         rows_of[int(article)].append(row)
+    sentences_of = {article: [sentences[r] for r in rows] for article, rows in rows_of.items()}
+    english_of = {a: "\x1f".join(s.english for s in side) for a, side in sentences_of.items()}
 
     distinct = DistinctVectors.of(vectors)
     candidates = candidate_article_pairs(distinct, article_of, config)
-    sides = {
-        (a, b): ([sentences[r] for r in rows_of[a]], [sentences[r] for r in rows_of[b]])
-        for a, b in candidates
-    }
-    hashes = {key: pair_hash(*side) for key, side in sides.items()}
+    sides = {(a, b): (sentences_of[a], sentences_of[b]) for a, b in candidates}
+    hashes = {(a, b): pair_hash(english_of[a], english_of[b]) for a, b in candidates}
     known = cache.get_links(cache_key, hashes.values()) if cache else {}
     alignments, todo = [], []
     for key in candidates:

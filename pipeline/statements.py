@@ -71,8 +71,16 @@ def group_statements(
 
     # Groups only grow, and a grown group keeps its id: two groups found incompatible stay so.
     incompatible: set[tuple[int, int]] = set()
-    for link in sorted(alignments, key=lambda x: (-x.margin, _key(x.a), _key(x.b))):
-        first, second = group_of[row_of[_key(link.a)]], group_of[row_of[_key(link.b)]]
+    # Strongest first; ties in sentence order. One flat tuple per link: 300,000 links at 1,000
+    # articles make the key function a measurable part of a rerun.
+    strongest_first = sorted(
+        alignments,
+        key=lambda x: (-x.margin, x.a.article_id, x.a.position, x.b.article_id, x.b.position),
+    )
+    for link in strongest_first:
+        a, b = link.a, link.b
+        first = group_of[row_of[a.article_id, a.position]]
+        second = group_of[row_of[b.article_id, b.position]]
         if first == second or (min(first, second), max(first, second)) in incompatible:
             continue
         if not compatible(first, second):

@@ -90,6 +90,7 @@ def test_rerun_on_unchanged_input_translates_and_embeds_nothing(
     monkeypatch.setattr("pipeline.align.align_pair", refuse)  # every article pair is cached
     monkeypatch.setattr("pipeline.run.label_sentences", refuse)  # so is every segmentation
     monkeypatch.setattr("pipeline.export.write_csv", refuse)  # the same tables are copied
+    monkeypatch.setattr("pipeline.export.write_alignments", refuse)
     second = run(corpus, config)
     assert second.counts["translated_new"] == 0 and second.counts["embedded_new"] == 0
     assert second.counts["translated_cached"] == first.counts["translated_new"]
