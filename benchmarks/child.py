@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--packages", type=Path, required=True)
     parser.add_argument("--max-decoding-length", type=int, default=32)
     parser.add_argument("--reference", type=Path, help="text<TAB>english lines")
+    parser.add_argument("--embed-server-socket", type=Path, help="pipeline.embed_server socket")
     args = parser.parse_args()
     if args.reference:
         use_reference_english(args.reference)
@@ -70,6 +71,7 @@ def main() -> None:
                 "packages_dir": str(args.packages),
                 "max_decoding_length": args.max_decoding_length,
             },
+            "embed": {"server_socket": args.embed_server_socket and str(args.embed_server_socket)},
         }
     )
     start = time.perf_counter()

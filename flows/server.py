@@ -1,8 +1,10 @@
-"""Start and stop a local Prefect server and the process that serves our deployment.
+"""Start and stop a local Prefect server and the processes that serve our deployment.
 
 `python -m flows.server start` runs, in the background: `prefect server start` on 127.0.0.1
-(SQLite under PREFECT_HOME), then, once its API answers, `python -m flows.serve`. Each runs in
-its own process group, recorded in PREFECT_HOME, so `stop` ends them and all their children.
+(SQLite under PREFECT_HOME); once its API answers, the embedding server that keeps the model
+loaded for the scheduled runs (`python -m pipeline.embed_server`, socket set in
+config/scheduled.yaml) and `python -m flows.serve`. Each runs in its own process group,
+recorded in PREFECT_HOME, so `stop` ends them and all their children.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ DEFAULT_HOME = PROJECT_ROOT / ".prefect"
 DEFAULT_PORT = 4200
 START_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 20
-PROCESSES = ("server", "serve")
+PROCESSES = ("server", "embedder", "serve")
 
 
 def prefect_env(home: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
@@ -66,7 +68,7 @@ def _spawn(name: str, command: list[str], home: Path, env: dict[str, str]) -> No
 
 
 def start(home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT) -> str:
-    """Start the server and the deployment runner; returns the UI address."""
+    """Start the server, the embedding server and the deployment runner; returns the UI address."""
     home.mkdir(parents=True, exist_ok=True)
     running = [name for name in PROCESSES if _alive(home, name)]
     if running:
@@ -80,6 +82,8 @@ def start(home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT) -> str:
         env,
     )
     wait_until_healthy(env["PREFECT_API_URL"])
+    # Runs find the embedding server once it has loaded the model; until then they load it.
+    _spawn("embedder", [sys.executable, "-m", "pipeline.embed_server"], home, env)
     _spawn("serve", [sys.executable, "-m", "flows.serve"], home, env)
     return f"http://127.0.0.1:{port}"
 

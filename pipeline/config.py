@@ -73,6 +73,7 @@ class EmbedConfig:
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = 64
     device: str = "cpu"
+    server_socket: Path | None = None  # pipeline/embed_server.py keeps the model loaded there
 
 
 @dataclass(frozen=True)

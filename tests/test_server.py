@@ -82,7 +82,7 @@ def served_run(tmp_path_factory):
     env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
     started = server_command("start", home, port, env)
     assert started.returncode == 0, started.stdout + started.stderr
-    pids = [int((home / f"{name}.pid").read_text()) for name in ("server", "serve")]
+    pids = [int((home / f"{name}.pid").read_text()) for name in ("server", "embedder", "serve")]
     base = prefect_env(home, port)["PREFECT_API_URL"]
     try:
         deployment = wait_for(

@@ -1,0 +1,126 @@
+"""The embedding server: a run that uses it gets the vectors it would have computed itself,
+without loading the model, and falls back to loading it whenever the server cannot serve."""
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import embed_server
+from pipeline.config import EmbedConfig
+from pipeline.embed import Embedder
+from pipeline.embed_server import EmbedServer
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TEXTS = [
+    "Rescuers evacuated 40 people from Kherson on Monday.",
+    "The governor said the bridge near Odesa may collapse.",
+    "Rescuers evacuated 40 people from Kherson on Monday.",  # a repeat gets the same vector
+    "Доктора перевезли пацієнтів.",
+]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A server on a real socket, in a thread of this process; yields its config."""
+    config = EmbedConfig(server_socket=tmp_path_factory.mktemp("embedder") / "embedder.sock")
+    server = EmbedServer(config.server_socket, Embedder(config))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield config
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_run_gets_the_vectors_from_the_server_without_loading_the_model(served):
+    client = Embedder(served)
+    vectors = client.encode(TEXTS)
+    assert client._model is None  # the client process never imported the model
+    local = Embedder(dataclasses.replace(served, server_socket=None)).encode(TEXTS)
+    np.testing.assert_array_equal(vectors, local)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), 384)
+
+
+def test_the_socket_is_open_to_its_owner_only(served):
+    mode = os.stat(served.server_socket).st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+
+
+def test_a_server_with_other_settings_is_not_used(served, caplog):
+    other = dataclasses.replace(served, batch_size=served.batch_size + 1)
+    client = Embedder(other)
+    with caplog.at_level(logging.WARNING, logger="pipeline.embed"):
+        vectors = client.encode(TEXTS[:2])
+    assert client._model is not None
+    assert "batch_size" in caplog.text and "loading the model in this run" in caplog.text
+    np.testing.assert_array_equal(vectors, client.encode_chunk(TEXTS[:2]))
+
+
+def test_no_server_on_the_socket_means_the_run_loads_the_model(tmp_path, caplog):
+    client = Embedder(EmbedConfig(server_socket=tmp_path / "nobody.sock"))
+    with caplog.at_level(logging.WARNING, logger="pipeline.embed"):
+        vectors = client.encode(TEXTS[:1])
+    assert str(tmp_path / "nobody.sock") in caplog.text
+    assert client._model is not None and vectors.shape == (1, 384)
+
+
+def test_a_second_server_on_a_live_socket_is_refused(served):
+    with pytest.raises(RuntimeError, match="already listening"):
+        EmbedServer(served.server_socket, Embedder(served))
+
+
+def test_a_socket_left_by_a_killed_server_is_replaced(tmp_path):
+    path = tmp_path / "stale.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(path))  # bound, never listening: what a killed server leaves
+    config = EmbedConfig(server_socket=path)
+    server = EmbedServer(path, Embedder(config))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert Embedder(config).encode(TEXTS[:1]).shape == (1, 384)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert not path.exists()  # a server that closes removes its socket
+
+
+def test_the_command_needs_a_socket_in_its_config(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text("embed:\n  batch_size: 8\n", encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["embed_server", "--config", str(config)])
+    assert embed_server.main() == 2
+    assert "embed.server_socket is not set" in capsys.readouterr().err
+
+
+def test_the_command_serves_the_same_vectors_from_its_own_process_and_stops_cleanly(tmp_path):
+    path = tmp_path / "embedder.sock"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"embed:\n  server_socket: {path}\n", encoding="utf-8")
+    command = [sys.executable, "-m", "pipeline.embed_server", "--config", str(config)]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert path.exists(), process.stderr.read() if process.poll() is not None else "no socket"
+        served = Embedder(EmbedConfig(server_socket=path))
+        vectors = served.encode(TEXTS)
+        assert served._model is None
+        np.testing.assert_array_equal(vectors, Embedder(EmbedConfig()).encode(TEXTS))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert not path.exists()
