@@ -70,7 +70,7 @@ def _all_pairs(rows: int) -> Measurement:
 def run(quick: bool) -> list[Measurement]:
     results = _at_size(100_000, ("hnsw", "ivf"), "")
     if quick:
-        results += _at_size(300_000, ("hnsw",), "; --quick: 3*10^5 instead of 10^6")
+        results += _at_size(200_000, ("hnsw",), "; --quick: 2*10^5 instead of 10^6")
     else:
         results += _at_size(1_000_000, ("hnsw", "ivf"), "")
     for rows in (20_000, 50_000) if quick else (20_000, 50_000, 100_000):
