@@ -6,7 +6,7 @@ a server; align_articles.py publishes them.
 
 from __future__ import annotations
 
-from pipeline.export import SPAN_SEPARATOR
+from pipeline.records import SPAN_SEPARATOR
 from pipeline.run import RunResult
 
 TOP_ALIGNMENTS = 25
@@ -78,9 +78,10 @@ def summary_markdown(result: RunResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def highlight(text: str, spans: tuple[str, ...]) -> str:
-    """`text` with each divergent span marked ⟦like this⟧ (table cells show plain text)."""
-    for span in spans:
+def highlight(text: str, spans: str) -> str:
+    """`text` with each divergent span (joined by SPAN_SEPARATOR) marked ⟦like this⟧ (table
+    cells show plain text)."""
+    for span in spans.split(SPAN_SEPARATOR) if spans else ():
         text = text.replace(span, f"⟦{span}⟧", 1)
     return text
 
@@ -91,19 +92,18 @@ def top_alignments_table(result: RunResult, limit: int = TOP_ALIGNMENTS) -> list
     best = sorted(result.alignments, key=lambda x: (-x.margin, x.a.article_id, x.a.position))
     rows = []
     for pair in best[:limit]:
-        only_a, only_b = pair.only_in_a, pair.only_in_b
         rows.append(
             {
                 "margin": round(pair.margin, 3),
                 "cosine": round(pair.cosine, 3),
                 "article_a": pair.a.article_id,
                 "text_a": pair.a.text,
-                "english_a": highlight(pair.a.english, only_a),
+                "english_a": highlight(pair.a.english, pair.only_in_a),
                 "article_b": pair.b.article_id,
                 "text_b": pair.b.text,
-                "english_b": highlight(pair.b.english, only_b),
-                "only_in_a": SPAN_SEPARATOR.join(only_a),
-                "only_in_b": SPAN_SEPARATOR.join(only_b),
+                "english_b": highlight(pair.b.english, pair.only_in_b),
+                "only_in_a": pair.only_in_a,
+                "only_in_b": pair.only_in_b,
             }
         )
     return rows

@@ -25,7 +25,7 @@ import numpy as np
 
 from pipeline.config import AlignConfig
 from pipeline.index import build_index, search
-from pipeline.records import Alignment, Sentence, text_hash
+from pipeline.records import SPAN_SEPARATOR, Alignment, Sentence, text_hash
 from pipeline.spans import divergent_spans
 
 
@@ -137,8 +137,8 @@ class ArticlePair:
             float(self.cosines[i, j]),
             float(self.margins[i, j]),
             method,
-            tuple(only_a),
-            tuple(only_b),
+            SPAN_SEPARATOR.join(only_a),
+            SPAN_SEPARATOR.join(only_b),
         )
 
 
@@ -280,7 +280,7 @@ class LinkCache(Protocol):
 
 
 # Bumped whenever what the link cache stores changes shape.
-LINK_CACHE_FORMAT = "links-2"
+LINK_CACHE_FORMAT = "links-3"
 
 
 def pair_hash(english_a: str, english_b: str) -> str:
@@ -405,7 +405,7 @@ def align(
             todo.append(key)
             continue
         alignments += [
-            Alignment(side_a[i], side_b[j], cosine, margin, method, tuple(only_a), tuple(only_b))
+            Alignment(side_a[i], side_b[j], cosine, margin, method, only_a, only_b)
             for i, j, cosine, margin, method, only_a, only_b in known[hashes[key]]
         ]
 

@@ -61,11 +61,11 @@ class EmbedServer(socketserver.UnixStreamServer):
     def __init__(self, path: Path, embedder: Embedder):
         self.embedder = embedder
         self.path = path
-        embedder.encode_chunk(["The model is loaded before the socket opens."])
         if path.exists() or path.is_symlink():
             if _answers(path):
                 raise RuntimeError(f"an embedding server is already listening on {path}")
             path.unlink()  # left by a server that was killed
+        embedder.encode_chunk(["The model is loaded before the socket opens."])
         path.parent.mkdir(parents=True, exist_ok=True)
         umask = os.umask(0o177)  # the socket is created owner-only, with no window in between
         try:

@@ -34,7 +34,6 @@ STATEMENT_COLUMNS = (
     "group", "article", "source", "lang", "position", "original", "english", "representative",
 )  # fmt: skip
 UNIQUE_COLUMNS = ("source", "article", "position", "lang", "original", "english")
-SPAN_SEPARATOR = " | "
 REJECT_COLUMNS = ("input", "reason")
 
 
@@ -111,8 +110,8 @@ def write_alignments(path: Path, alignments: Iterable[Alignment]) -> None:
                 (
                     f"{x.cosine:.4f}",
                     f"{x.margin:.4f}",
-                    SPAN_SEPARATOR.join(x.only_in_a),
-                    SPAN_SEPARATOR.join(x.only_in_b),
+                    x.only_in_a,
+                    x.only_in_b,
                     x.method,
                 )
             )

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 
 ORIGINS = ("original", "tm", "mt", "skipped")
+# Between the divergent spans of one side. A span is a run of words and never holds "|".
+SPAN_SEPARATOR = " | "
 
 
 def text_hash(text: str) -> str:
@@ -60,8 +62,11 @@ class Alignment:
     cosine: float
     margin: float
     method: str = "mutual"  # mutual (best both ways), merge (one-to-many), monotonic (translation)
-    only_in_a: tuple[str, ...] = ()  # words of a's English side with no counterpart in b's
-    only_in_b: tuple[str, ...] = ()
+    # Runs of words of a's English side with no counterpart in b's, joined by SPAN_SEPARATOR:
+    # one string, as the CSV shows it and the link cache keeps it (a rerun reads 300,000 links
+    # back at 1,000 articles; a tuple of words each would make it millions of objects).
+    only_in_a: str = ""
+    only_in_b: str = ""
 
 
 @dataclass(frozen=True)

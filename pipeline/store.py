@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS segments (
 CREATE TABLE IF NOT EXISTS links (
     options_key TEXT NOT NULL,  -- align options and the embedding model
     pair_hash TEXT NOT NULL,    -- sha256 of both articles' English sentences, in order
-    links TEXT NOT NULL,        -- JSON [row_a, row_b, cosine, margin, method, only_a, only_b]
+    links TEXT NOT NULL,        -- JSON [[row_a, row_b, cosine, margin, method, only_a, only_b]]
     PRIMARY KEY (options_key, pair_hash)
 );
 CREATE TABLE IF NOT EXISTS embeddings (

@@ -160,7 +160,7 @@ def test_summary_markdown_and_top_table_from_a_result(tmp_path):
         missing=[MissingModel("uk", 4, "parallax models install uk")],
         seconds={"ingest": 0.1, "export": 0.2},
         alignments=[
-            Alignment(a, weak, 0.5, 1.1, "mutual", ("Water is safe",), ("rained",)),
+            Alignment(a, weak, 0.5, 1.1, "mutual", "Water is safe", "rained"),
             Alignment(a, b, 0.9, 1.8),
         ],
         rejects=[Reject("x|y.pdf", "unsupported file type '.pdf'")],
