@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -73,6 +74,11 @@ class Embedder:
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(str(self.path), device=self.config.device)
+            # torch and transformers leave some 440,000 long-lived objects, which Python's
+            # collector would walk again on every full collection while align builds its links
+            # (300,000 at 1,000 articles): freezing them took a one-article run's align from
+            # 3.7-4.5 s to 2.9 s. Objects still free normally when their last reference goes.
+            gc.freeze()
         return self._model
 
     @property

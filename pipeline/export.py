@@ -104,20 +104,9 @@ def write_alignments(path: Path, alignments: Iterable[Alignment]) -> None:
 
     with atomic_file(path) as handle:
         handle.write(_csv_line(ALIGNMENT_COLUMNS) + "\n")
-        handle.writelines(
-            f"{side(x.a)},{side(x.b)},"
-            + _csv_line(
-                (
-                    f"{x.cosine:.4f}",
-                    f"{x.margin:.4f}",
-                    x.only_in_a,
-                    x.only_in_b,
-                    x.method,
-                )
-            )
-            + "\n"
-            for x in alignments
-        )
+        for x in alignments:
+            own = (f"{x.cosine:.4f}", f"{x.margin:.4f}", x.only_in_a, x.only_in_b, x.method)
+            handle.write(f"{side(x.a)},{side(x.b)},{_csv_line(own)}\n")
 
 
 # Quoted like csv.writer's default (QUOTE_MINIMAL): a cell holding a delimiter, a quote or a
