@@ -395,15 +395,14 @@ def align(
 
     distinct = DistinctVectors.of(vectors)
     candidates = candidate_article_pairs(distinct, article_of, config)
-    sides = {(a, b): (sentences_of[a], sentences_of[b]) for a, b in candidates}
     hashes = {(a, b): pair_hash(english_of[a], english_of[b]) for a, b in candidates}
     known = cache.get_links(cache_key, hashes.values()) if cache else {}
     alignments, todo = [], []
     for key in candidates:
-        side_a, side_b = sides[key]
         if hashes[key] not in known:
             todo.append(key)
             continue
+        side_a, side_b = sentences_of[key[0]], sentences_of[key[1]]
         alignments += [
             Alignment(side_a[i], side_b[j], cosine, margin, method, only_a, only_b)
             for i, j, cosine, margin, method, only_a, only_b in known[hashes[key]]
@@ -414,14 +413,14 @@ def align(
     # held in memory at a time.
     for start in range(0, len(todo), NEW_PAIRS_PER_SLICE):
         pairs = []
-        for key in todo[start : start + NEW_PAIRS_PER_SLICE]:
-            rows_a, rows_b = rows_of[key[0]], rows_of[key[1]]
+        for a, b in todo[start : start + NEW_PAIRS_PER_SLICE]:
+            rows_a, rows_b = rows_of[a], rows_of[b]
             cosines = distinct.cosines(rows_a, rows_b)
             pair = ArticlePair(
-                *sides[key], vectors[rows_a], vectors[rows_b], cosines,
+                sentences_of[a], sentences_of[b], vectors[rows_a], vectors[rows_b], cosines,
                 ratio_margin(cosines, config.k),
             )  # fmt: skip
-            pairs.append((hashes[key], pair, plan_pair(pair, config, encode is not None)))
+            pairs.append((hashes[a, b], pair, plan_pair(pair, config, encode is not None)))
         new = []
         for pair_key, pair, found in _align_slice(pairs, config, encode):
             alignments += found
