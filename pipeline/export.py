@@ -175,9 +175,8 @@ def write_run(
     same_tables = previous_tables(output_dir, run_info.get("result_key"), list(tables))
     started = time.perf_counter()
     try:
-        for stale in output_dir.glob(
-            ".*.partial"
-        ):  # left by a killed run; the lock keeps out live ones
+        # Staging folders left by a killed run; the output lock keeps out live ones.
+        for stale in output_dir.glob(".*.partial"):
             shutil.rmtree(stale, ignore_errors=True)
         staging.mkdir()
         for name, write_table in tables.items():
