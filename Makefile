@@ -28,11 +28,16 @@ browser:
 test: $(STAMP) browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
+# make serve [PORT=4200] [PREFECT_HOME=.prefect] [CONFIG=config/scheduled.yaml]; make stop [PREFECT_HOME=...]
+PORT ?= 4200
+PREFECT_HOME ?= .prefect
+CONFIG ?= config/scheduled.yaml
+
 serve: $(STAMP)
-	$(BIN)/python -m flows.server start
+	$(BIN)/python -m flows.server start --port $(PORT) --home $(PREFECT_HOME) --config $(CONFIG)
 
 stop:
-	$(BIN)/python -m flows.server stop
+	$(BIN)/python -m flows.server stop --home $(PREFECT_HOME)
 
 # Benchmarks are separate from the tests; QUICK=1 keeps them under 10 minutes on 2 cores.
 bench: $(STAMP)

@@ -1,13 +1,16 @@
 """The Prefect flow `align-articles`: pipeline.run's stages, each run as a Prefect task.
 
 No logic lives here: the sequence is pipeline/run.py's. This module only says how a step runs
-(as a task, retried where it does I/O), how progress is shown (a progress artifact) and what
-the UI gets at the end (summary and table artifacts).
+(as a task with a timeout, retried where it does I/O), how progress is shown (a progress
+artifact), how a run is named and tagged, and what the UI gets at the end (summary and table
+artifacts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +22,49 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.logging.handlers import APILogHandler
+from prefect.runtime import flow_run
 
 from flows.artifacts import summary_markdown, top_alignments_table
-from pipeline.config import load_config
-from pipeline.run import run
+from pipeline.config import StageTimeouts, load_config
+from pipeline.run import RunError, Step, run
 
 # Steps that read or write files are retried: a network share or a busy disk fails transiently.
 RETRIES = {"ingest": 2, "export": 2}
 RETRY_DELAY_SECONDS = 5
+TAG = "parallax"
 
 
-def run_as_task(name: str, function: Callable[..., Any], *args: Any) -> Any:
-    """pipeline.run's step hook: run one stage as a Prefect task named after it."""
-    stage = task(
-        function,
-        name=name,
-        retries=RETRIES.get(name, 0),
-        retry_delay_seconds=RETRY_DELAY_SECONDS,
-        # Inputs are corpus-sized records and open stores: nothing to hash or persist.
-        cache_policy=NO_CACHE,
-        persist_result=False,
-    )
-    return stage(*args)
+class StageTimeoutError(RunError):
+    """A stage task ran past its configured timeout (flow.stage_timeout_seconds)."""
+
+
+def stage_runner(timeouts: StageTimeouts) -> Step:
+    """pipeline.run's step hook: run each stage as a Prefect task named after it, failed with
+    StageTimeoutError when it runs past its timeout (Prefect's task `timeout_seconds`)."""
+
+    def run_as_task(name: str, function: Callable[..., Any], *args: Any) -> Any:
+        seconds = getattr(timeouts, name)
+        stage = task(
+            function,
+            name=name,
+            retries=RETRIES.get(name, 0),
+            retry_delay_seconds=RETRY_DELAY_SECONDS,
+            timeout_seconds=seconds,
+            # Inputs are corpus-sized records and open stores: nothing to hash or persist.
+            cache_policy=NO_CACHE,
+            persist_result=False,
+        )
+        state = stage(*args, return_state=True)
+        if state.name == "TimedOut":
+            raise StageTimeoutError(
+                f"stage {name} was still running after {seconds} s and was stopped "
+                f"(flow.stage_timeout_seconds.{name} in the config)"
+            )
+        return state.result()
+
+    return run_as_task
 
 
 def progress_artifact(label: str, total: int) -> Callable[[int], None]:
@@ -58,22 +82,74 @@ def progress_artifact(label: str, total: int) -> Callable[[int], None]:
     return advance
 
 
-@flow(name="align-articles")
+def run_name() -> str:
+    """A flow run's name: its input folder and scheduled start, e.g. `data/inbox 2026-11-30
+    16:30 UTC`, so runs can be told apart in the UI."""
+    folder = Path(flow_run.parameters["input_dir"])
+    started = flow_run.scheduled_start_time
+    return f"{Path(*folder.parts[-2:])} {started:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def config_name(config_path: str | None) -> str:
+    """The tag that says which config a run used: its file name without extension."""
+    return Path(config_path).stem if config_path else "default"
+
+
+def tag_this_run(*tags: str) -> None:
+    """Add tags to the current flow run (a deployment's runs have its tags already)."""
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run.id, tags=sorted({*flow_run.tags, *tags}))
+
+
+@contextlib.contextmanager
+def pipeline_logs_in_run() -> Iterator[None]:
+    """Send pipeline's own log lines (one per finished stage) to the run's Logs tab."""
+    logger = logging.getLogger("pipeline")
+    handler, level = APILogHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@flow(name="align-articles", flow_run_name=run_name)
 def align_articles(
-    input_dir: str = "data/inbox", output_dir: str | None = None, config_path: str | None = None
+    input_dir: str = "data/inbox",
+    output_dir: str | None = None,
+    config_path: str | None = None,
+    tm_files: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Align the articles under `input_dir`; outputs go to `output_dir` (default: the config's)."""
-    overrides = {"paths": {"output_dir": output_dir}} if output_dir else None
+    """Align the articles under `input_dir`; outputs go to `output_dir` (default: the config's);
+    `tm_files` (translation memories) replace the config's, as `parallax run --tm` does."""
+    tag_this_run(TAG, config_name(config_path))
+    overrides: dict[str, dict[str, Any]] = {}
+    if output_dir:
+        overrides["paths"] = {"output_dir": output_dir}
+    if tm_files:
+        overrides["translate"] = {"tm_files": tm_files}
     config = load_config(Path(config_path) if config_path else None, overrides)
-    result = run(Path(input_dir), config, step=run_as_task, progress=progress_artifact)
+    with pipeline_logs_in_run():
+        result = run(
+            Path(input_dir),
+            config,
+            step=stage_runner(config.flow.stage_timeout_seconds),
+            progress=progress_artifact,
+        )
 
     create_markdown_artifact(
-        summary_markdown(result), key="run-summary", description="Parallax run summary"
+        summary_markdown(result, input_dir), key="run-summary", description="Parallax run summary"
     )
+    logger = get_run_logger()
+    if result.run_dir is None:
+        logger.warning("no article was read from %s; no run written", input_dir)
+        return {"run_dir": None, **result.counts}
     create_table_artifact(
         top_alignments_table(result),
         key="top-statements",
         description="Top aligned statements, by ratio margin",
     )
-    get_run_logger().info("outputs written to %s", result.run_dir)
+    logger.info("outputs written to %s", result.run_dir)
     return {"run_dir": str(result.run_dir), **result.counts}

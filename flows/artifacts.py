@@ -6,8 +6,9 @@ a server; align_articles.py publishes them.
 
 from __future__ import annotations
 
-from pipeline.records import SPAN_SEPARATOR
+from pipeline.records import SPAN_SEPARATOR, MissingModel, Reject
 from pipeline.run import RunResult
+from pipeline.translate.packages import parallax_command
 
 TOP_ALIGNMENTS = 25
 SHOWN_REJECTS = 20
@@ -27,26 +28,46 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def summary_markdown(result: RunResult) -> str:
+def skipped_warnings(missing: list[MissingModel]) -> list[str]:
+    """One warning per language left without an English side, and what that costs the results."""
+    cost = (
+        "They are in no alignment, and `unique.csv` cannot claim uniqueness against them: a "
+        "sentence it lists as carried by no other source may be carried by one of them."
+    )
+    lines = []
+    for m in missing:
+        if m.install_command:
+            lines.append(
+                f"> **Warning: {m.sentences} {m.lang} sentences have no English side** (no "
+                f"{m.lang}→en model is installed). {cost} Install it with `{m.install_command}` "
+                f"(offline: `{parallax_command()} models install --file PATH.argosmodel`); the "
+                "next run fills them in."
+            )
+        else:
+            lines.append(
+                f"> **Warning: {m.sentences} sentences in languages Parallax does not translate "
+                f"have no English side.** {cost}"
+            )
+    return lines
+
+
+def summary_markdown(result: RunResult, input_dir: str) -> str:
+    """The run-summary artifact: warnings first, then counts, rejects, timings and outputs."""
+    lines = [f"# Parallax run `{result.run_id or 'not written'}`", ""]
+    if result.run_dir is None:
+        lines += [
+            f"**Nothing was read from `{input_dir}`**: no run was written, and `latest` still "
+            f"points at the previous run. {len(result.rejects)} inputs rejected."
+        ]
+        lines += _rejects(result.rejects)
+        return "\n".join(lines) + "\n"
+    for warning in skipped_warnings(result.missing):
+        lines += [warning, ""]
     counts = result.counts
-    lines = [f"# Parallax run `{result.run_id}`", ""]
     lines += ["## Articles per language", ""]
     lines += _table(("language", "articles"), sorted(counts["articles_by_lang"].items()))
     lines += ["", "## Sentences by origin of their English side", ""]
     lines += _table(("origin", "sentences"), sorted(counts["sentences_by_origin"].items()))
-    for missing in result.missing:
-        if missing.install_command:
-            lines += [
-                "",
-                f"**{missing.sentences} {missing.lang} sentences skipped**: no {missing.lang}→en "
-                f"model installed. Install it with `{missing.install_command}` (offline: "
-                "`parallax models install --file PATH.argosmodel`); the next run fills them in.",
-            ]
-        else:
-            lines += [
-                "",
-                f"{missing.sentences} sentences in languages Parallax does not translate.",
-            ]
     lines += ["", "## Results", ""]
     lines += _table(
         ("what", "count"),
@@ -64,18 +85,22 @@ def summary_markdown(result: RunResult) -> str:
             ("texts embedded now", counts["embedded_new"]),
         ],
     )
-    if result.rejects:
-        lines += ["", "## Rejected inputs", ""]
-        lines += _table(
-            ("input", "reason"), [(r.input, r.reason) for r in result.rejects[:SHOWN_REJECTS]]
-        )
-        if len(result.rejects) > SHOWN_REJECTS:
-            lines += ["", f"... and {len(result.rejects) - SHOWN_REJECTS} more in rejects.csv"]
+    lines += _rejects(result.rejects)
     lines += ["", "## Seconds per stage", ""]
     lines += _table(("stage", "seconds"), list(result.seconds.items()))
     lines += ["", "## Outputs", "", f"- run folder: `{result.run_dir}`"]
     lines += [f"- `{result.run_dir / name}`" for name in OUTPUT_FILES]
     return "\n".join(lines) + "\n"
+
+
+def _rejects(rejects: list[Reject]) -> list[str]:
+    if not rejects:
+        return []
+    lines = ["", "## Rejected inputs", ""]
+    lines += _table(("input", "reason"), [(r.input, r.reason) for r in rejects[:SHOWN_REJECTS]])
+    if len(rejects) > SHOWN_REJECTS:
+        lines += ["", f"... and {len(rejects) - SHOWN_REJECTS} more in rejects.csv"]
+    return lines
 
 
 def highlight(text: str, spans: str) -> str:

@@ -1,39 +1,52 @@
 """The deployment `scheduled` of flow align-articles, declared here and served by this process.
 
-`python -m flows.serve` registers the deployment with the Prefect API in PREFECT_API_URL and
-executes its runs (scheduled, or triggered from the UI or API) until stopped.
+`python -m flows.serve [--config FILE]` registers the deployment with the Prefect API in
+PREFECT_API_URL and executes its runs (scheduled, or triggered from the UI or API) until stopped.
 """
 
 from __future__ import annotations
 
+import argparse
+from datetime import timedelta
 from pathlib import Path
 
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Interval
 
-from flows.align_articles import align_articles
-from pipeline.config import PROJECT_ROOT, load_config
-
-SCHEDULED_CONFIG = PROJECT_ROOT / "config" / "scheduled.yaml"
+from flows.align_articles import TAG, align_articles, config_name
+from pipeline.config import SCHEDULED_CONFIG, load_config
 
 
 def scheduled_deployment(config_path: Path = SCHEDULED_CONFIG) -> RunnerDeployment:
-    """Cron, input folder and output folder come from the config file the runs use."""
+    """Schedule (cron, or interval_seconds where set), input folder and output folder come from
+    the config file the runs use."""
     config = load_config(config_path)
+    schedule = config.schedule
+    if schedule.interval_seconds is not None:
+        when = Interval(timedelta(seconds=schedule.interval_seconds), timezone=schedule.timezone)
+    else:
+        when = Cron(schedule.cron, timezone=schedule.timezone)
     return align_articles.to_deployment(
         name="scheduled",
-        schedules=[Cron(config.schedule.cron, timezone=config.schedule.timezone)],
+        schedules=[when],
         parameters={
-            "input_dir": str(config.schedule.input_dir),
+            "input_dir": str(schedule.input_dir),
             "output_dir": str(config.paths.output_dir),
             "config_path": str(config_path),
         },
+        tags=[TAG, config_name(str(config_path))],
         # Two runs must never write the same outputs at once.
         concurrency_limit=1,
         description="Align the inbox on a schedule; outputs cover every article seen so far.",
     )
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.serve")
+    parser.add_argument("--config", type=Path, default=SCHEDULED_CONFIG, help="the runs' config")
+    serve(scheduled_deployment(parser.parse_args().config))
+
+
 if __name__ == "__main__":
-    serve(scheduled_deployment())
+    main()

@@ -1,10 +1,12 @@
 """Start and stop a local Prefect server and the processes that serve our deployment.
 
-`python -m flows.server start` runs, in the background: `prefect server start` on 127.0.0.1
-(SQLite under PREFECT_HOME); once its API answers, the embedding server that keeps the model
-loaded for the scheduled runs (`python -m pipeline.embed_server`, socket set in
-config/scheduled.yaml) and `python -m flows.serve`. Each runs in its own process group,
-recorded in PREFECT_HOME, so `stop` ends them and all their children.
+`python -m flows.server start [--home DIR] [--port N] [--config FILE]` runs, in the background:
+`prefect server start` on 127.0.0.1 (SQLite under the home folder, PREFECT_HOME); once its API
+answers, the embedding server that keeps the model loaded for the scheduled runs
+(`python -m pipeline.embed_server`, on the config's embed.server_socket) and
+`python -m flows.serve`. Each runs in its own process group, recorded in the home folder, so
+`stop` ends them and all their children. A start that cannot succeed (port taken, server
+exiting) fails at once with one line, and stops what it started.
 """
 
 from __future__ import annotations
@@ -12,19 +14,27 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from pipeline.config import PROJECT_ROOT
+from pipeline.config import PROJECT_ROOT, SCHEDULED_CONFIG, ConfigError, load_config
 
 DEFAULT_HOME = PROJECT_ROOT / ".prefect"
 DEFAULT_PORT = 4200
 START_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 20
 PROCESSES = ("server", "embedder", "serve")
+# How each is asked to stop. The runner takes SIGINT: Prefect 3.8.8's SIGTERM handler calls an
+# async stop() without awaiting it, which leaves a RuntimeWarning in serve.log at every stop.
+STOP_SIGNALS = {"serve": signal.SIGINT}
+
+
+class ServerError(RuntimeError):
+    """The server cannot be started; the message is one line for the user."""
 
 
 def prefect_env(home: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
@@ -40,51 +50,98 @@ def prefect_env(home: Path, port: int, host: str = "127.0.0.1") -> dict[str, str
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-        # Show the pipeline's own log lines (one per finished stage) in each run's logs.
-        "PREFECT_LOGGING_EXTRA_LOGGERS": "pipeline",
         "HF_HUB_OFFLINE": "1",
     }
 
 
-def wait_until_healthy(api_url: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+def port_in_use(port: int, host: str = "127.0.0.1") -> str | None:
+    """Why `port` cannot be listened on (the OS's reason), or None where it can."""
+    with socket.socket() as probe:
+        # As uvicorn does: a port left in TIME_WAIT by a stopped server is free to reuse.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror
+    return None
+
+
+def wait_until_healthy(
+    api_url: str, server: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT_SECONDS
+) -> None:
+    """Wait for the API to answer; raise ServerError at once if the server process exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ServerError(
+                f"the Prefect server exited (code {server.returncode}): {_last_line(log)} "
+                f"(log: {log})"
+            )
         try:
             with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    raise TimeoutError(f"the Prefect API at {api_url} did not answer within {timeout:.0f} s")
+    raise ServerError(f"the Prefect API at {api_url} did not answer within {timeout:.0f} s")
 
 
-def _spawn(name: str, command: list[str], home: Path, env: dict[str, str]) -> None:
+def _last_line(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
+    return next((line for line in reversed(lines) if line), "(its log is empty)")
+
+
+def _spawn(name: str, command: list[str], home: Path, env: dict[str, str]) -> subprocess.Popen:
     log = (home / f"{name}.log").open("ab")
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     (home / f"{name}.pid").write_text(str(process.pid))
+    return process
 
 
-def start(home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT) -> str:
-    """Start the server, the embedding server and the deployment runner; returns the UI address."""
+def start(
+    home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, config: Path = SCHEDULED_CONFIG
+) -> str:
+    """Start the server, the embedding server and the deployment runner; returns the UI address.
+
+    Raises ServerError (one line) when something runs already in `home`, the port is taken,
+    or the server exits or does not answer; what was started is stopped again.
+    """
+    try:
+        socket_path = load_config(config).embed.server_socket
+    except ConfigError as error:
+        raise ServerError(f"config error: {error}") from None
     home.mkdir(parents=True, exist_ok=True)
     running = [name for name in PROCESSES if _alive(home, name)]
     if running:
-        raise RuntimeError(f"already running ({', '.join(running)}); run `make stop` first")
+        raise ServerError(
+            f"already running in {home} ({', '.join(running)}); run `make stop` first"
+        )
+    busy = port_in_use(port)
+    if busy:
+        raise ServerError(
+            f"port {port} on 127.0.0.1 is not free ({busy}); choose another: make serve PORT=..."
+        )
     env = prefect_env(home, port)
     prefect = str(Path(sys.executable).with_name("prefect"))
-    _spawn(
+    server = _spawn(
         "server",
         [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         home,
         env,
     )
-    wait_until_healthy(env["PREFECT_API_URL"])
-    # Runs find the embedding server once it has loaded the model; until then they load it.
-    _spawn("embedder", [sys.executable, "-m", "pipeline.embed_server"], home, env)
-    _spawn("serve", [sys.executable, "-m", "flows.serve"], home, env)
+    try:
+        wait_until_healthy(env["PREFECT_API_URL"], server, home / "server.log")
+    except ServerError:
+        stop(home)
+        raise
+    configured = ["--config", str(config)]
+    if socket_path is not None:
+        # Runs find the embedding server once it has loaded the model; until then they load it.
+        _spawn("embedder", [sys.executable, "-m", "pipeline.embed_server", *configured], home, env)
+    _spawn("serve", [sys.executable, "-m", "flows.serve", *configured], home, env)
     return f"http://127.0.0.1:{port}"
 
 
@@ -110,7 +167,7 @@ def stop(home: Path = DEFAULT_HOME) -> list[str]:
     for name in reversed(PROCESSES):
         pid = _pid(home, name)
         if pid is not None and _alive(home, name):
-            os.killpg(pid, signal.SIGTERM)
+            os.killpg(pid, STOP_SIGNALS.get(name, signal.SIGTERM))
             deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
             while _alive(home, name) and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -126,9 +183,16 @@ def main() -> int:
     parser.add_argument("action", choices=("start", "stop"))
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="PREFECT_HOME folder")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--config", type=Path, default=SCHEDULED_CONFIG, help="config of the scheduled runs"
+    )
     args = parser.parse_args()
     if args.action == "start":
-        url = start(args.home, args.port)
+        try:
+            url = start(args.home, args.port, args.config)
+        except ServerError as error:
+            print(f"serve: {error}", file=sys.stderr)
+            return 1
         print(f"Prefect UI: {url}  (deployment align-articles/scheduled; logs in {args.home})")
     else:
         stopped = stop(args.home)

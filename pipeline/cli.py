@@ -7,20 +7,22 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from pipeline import evaluate as evaluation
 from pipeline.config import ConfigError, load_config
 from pipeline.corpus import CorpusError
 from pipeline.embed import Embedder, EmbedError, embed_texts
-from pipeline.records import MissingModel
-from pipeline.run import RunError, run
+from pipeline.records import MissingModel, Reject
+from pipeline.run import PathError, RunError, run
 from pipeline.store import Store
 from pipeline.translate import packages
 from pipeline.translate.memory import TranslationMemoryError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # bad arguments or configuration, as argparse itself uses
+SHOWN_REJECTS = 5
 
 # Errors that mean "the input or set-up is wrong": one line, no traceback. Anything else is a bug
 # and keeps its traceback.
@@ -32,13 +34,18 @@ USER_ERRORS = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the usage of the command that was given them, not the top-level one
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pipeline").setLevel(logging.INFO)
     try:
         return args.handler(args)
     except ConfigError as error:
         print(f"parallax: config error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except PathError as error:
+        print(f"parallax: {error}", file=sys.stderr)
         return EXIT_USAGE
     except USER_ERRORS as error:
         print(f"parallax: {error}", file=sys.stderr)
@@ -49,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parallax", description="Find the same statement across news sources and languages."
     )
+    parser.add_argument("--version", action="version", version=f"parallax {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="process every article under a folder")
@@ -63,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "--tm", type=Path, action="append", help="translation memory (TMX/TSV/CSV); repeatable"
     )
     run.add_argument("--on-missing-model", choices=("skip", "fail"), help="no model for a language")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, command_parser=run)
 
     evaluate = commands.add_parser("evaluate", help="score a run against gold statement pairs")
     evaluate.add_argument("--run", required=True, type=Path, help="a run folder (OUTPUT/<run-id>)")
@@ -75,19 +83,20 @@ def _parser() -> argparse.ArgumentParser:
         help="also score the baseline: mutual best by plain cosine >= T",
     )
     evaluate.add_argument("--config", type=Path, help="YAML config (embedding model, cache)")
-    evaluate.set_defaults(handler=_evaluate)
+    evaluate.set_defaults(handler=_evaluate, command_parser=evaluate)
 
     models = commands.add_parser("models", help="manage Argos translation models")
     models.add_argument("--config", type=Path, help="YAML config (its translate.packages_dir)")
     actions = models.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="installed models").set_defaults(handler=_models_list)
+    listing = actions.add_parser("list", help="installed models")
+    listing.set_defaults(handler=_models_list, command_parser=listing)
     install = actions.add_parser("install", help="download LANG→en models, or install a file")
     install.add_argument("langs", nargs="*", metavar="LANG")
     install.add_argument("--file", type=Path, help="a local .argosmodel file")
-    install.set_defaults(handler=_models_install)
+    install.set_defaults(handler=_models_install, command_parser=install)
     remove = actions.add_parser("remove", help="remove the LANG→en model")
     remove.add_argument("lang", metavar="LANG")
-    remove.set_defaults(handler=_models_remove)
+    remove.set_defaults(handler=_models_remove, command_parser=remove)
     return parser
 
 
@@ -105,6 +114,9 @@ def _run(args: argparse.Namespace) -> int:
         overrides["translate"]["on_missing_model"] = args.on_missing_model
     config = load_config(args.config, overrides)
     result = run(args.input, config, progress=_progress_bar)
+    if result.run_dir is None:
+        print(f"parallax: {_nothing_read(args.input, result.rejects)}", file=sys.stderr)
+        return EXIT_FAILED
     counts = result.counts
     print(
         f"{counts['articles']} articles, {counts['sentences']} sentences "
@@ -137,6 +149,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nothing_read(input_dir: Path, rejects: list[Reject]) -> str:
+    if not rejects:
+        return f"nothing was read: {input_dir} holds no article file; no run written, latest kept"
+    shown = "; ".join(f"{r.input}: {r.reason}" for r in rejects[:SHOWN_REJECTS])
+    more = f"; and {len(rejects) - SHOWN_REJECTS} more" if len(rejects) > SHOWN_REJECTS else ""
+    return (
+        f"nothing was read from {input_dir}: all {len(rejects)} inputs rejected ({shown}{more}); "
+        "no run written, latest kept"
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("parallax")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def _score_line(name: str, result: evaluation.Score) -> str:
     return (
         f"{name}: P={result.precision:.3f} R={result.recall:.3f} F1={result.f1:.3f} "
@@ -155,8 +185,8 @@ def _missing_lines(missing: list[MissingModel]) -> list[str]:
         if m.install_command:
             lines.append(
                 f"skipped {m.sentences} {m.lang} sentences: no {m.lang}→en model installed; "
-                f"install it with `{m.install_command}` (offline: "
-                f"`parallax models install --file PATH.argosmodel`), then run again"
+                f"install it with `{m.install_command}` (offline: `{packages.parallax_command()} "
+                "models install --file PATH.argosmodel`), then run again"
             )
         else:
             lines.append(

@@ -13,6 +13,7 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
+SCHEDULED_CONFIG = PROJECT_ROOT / "config" / "scheduled.yaml"  # `make serve`'s deployment
 
 
 class ConfigError(ValueError):
@@ -34,7 +35,26 @@ class CorpusConfig:
 class ScheduleConfig:
     cron: str = "*/30 * * * *"
     timezone: str = "UTC"
+    interval_seconds: int | None = None  # set: every N seconds instead of the cron
     input_dir: Path = Path("data/inbox")
+
+
+@dataclass(frozen=True)
+class StageTimeouts:
+    """Seconds each stage may run as a task of the Prefect flow before the run fails."""
+
+    ingest: int = 1800
+    segment: int = 1800
+    langid: int = 1800
+    translate: int = 21600
+    embed: int = 21600
+    align: int = 7200
+    export: int = 1800
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    stage_timeout_seconds: StageTimeouts = field(default_factory=StageTimeouts)
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     langid: LangidConfig = field(default_factory=LangidConfig)
@@ -111,6 +132,11 @@ class Config:
 # Bounds checked after types: (section, key) -> (test, what the key expects).
 _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("ingest", "max_file_bytes"): (lambda v: v > 0, "a positive number of bytes"),
+    ("schedule", "interval_seconds"): (lambda v: v is None or v >= 1, "an integer >= 1 or null"),
+    **{
+        ("flow.stage_timeout_seconds", stage.name): (lambda v: v >= 1, "seconds, an integer >= 1")
+        for stage in dataclasses.fields(StageTimeouts)
+    },
     ("translate", "beam_size"): (lambda v: v >= 1, "an integer >= 1"),
     ("translate", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
     ("translate", "max_decoding_length"): (lambda v: v >= 1, "an integer >= 1"),
@@ -138,25 +164,56 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
 def load_config(
     path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None
 ) -> Config:
-    """Load `path` (default: config/default.yaml) over the built-in defaults.
+    """Load `path` over the built-in defaults (the dataclasses above).
 
-    `overrides` ({section: {key: value}}, e.g. from command-line flags) win over the file and
-    are validated the same way.
+    Without `path`: config/default.yaml where the project checkout has it (so editing it takes
+    effect), else the built-in defaults, which that file mirrors (a test holds them equal), so an
+    installed wheel works without the file. `overrides` ({section: {key: value}}, e.g. from
+    command-line flags) win over the file and are validated the same way.
+
+    Raises ConfigError, with one line naming the file or key, for a missing, unreadable,
+    non-UTF-8 or malformed file and for any bad value.
     """
-    path = path or DEFAULT_CONFIG
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    if path is None:
+        data = _read_yaml(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else {}
+    else:
+        data = _read_yaml(path)
     for section, values in (overrides or {}).items():
         if not isinstance(data.get(section), dict):
             data[section] = {}
         data[section].update(values)
     return config_from_dict(data)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError(f"config {path} is a folder, not a file")
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at "
+            f"offset {error.start})"
+        ) from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(error)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one line: what is wrong, and where."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"{error.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(error).split())
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

@@ -37,12 +37,20 @@ class CorpusChange:
     unchanged: int
 
 
+REGISTRY = "corpus.sqlite3"
+
+
 class Corpus:
     """Articles seen so far under one output folder, keyed by article id."""
 
+    @staticmethod
+    def exists(output_dir: Path) -> bool:
+        """Whether `output_dir` holds a registry (opening one creates it)."""
+        return (output_dir / REGISTRY).is_file()
+
     def __init__(self, output_dir: Path):
         output_dir.mkdir(parents=True, exist_ok=True)
-        path = output_dir / "corpus.sqlite3"
+        path = output_dir / REGISTRY
         self._db = sqlite3.connect(path)
         try:
             status = self._db.execute("PRAGMA quick_check").fetchone()[0]

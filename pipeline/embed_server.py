@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import PROJECT_ROOT, ConfigError, load_config
+from pipeline.config import SCHEDULED_CONFIG, ConfigError, load_config
 from pipeline.embed import Embedder, EmbedError, receive_message, send_message
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _answers(path: Path) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.embed_server", description=__doc__)
-    parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "config" / "scheduled.yaml")
+    parser.add_argument("--config", type=Path, default=SCHEDULED_CONFIG)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:

@@ -13,6 +13,7 @@ import dataclasses
 import fcntl
 import hashlib
 import logging
+import os
 import secrets
 import time
 from collections import Counter, defaultdict
@@ -57,14 +58,21 @@ class RunError(RuntimeError):
     """The run cannot complete; the message is one line for the user."""
 
 
+class PathError(RunError):
+    """An input or output folder given to the run cannot be used; nothing was changed."""
+
+
 def call_directly(name: str, function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
 @dataclass(frozen=True)
 class RunResult:
+    """What a run wrote. `run_dir` is None when no article was read: then nothing was written
+    and OUTPUT/latest still points at the previous run."""
+
     run_id: str
-    run_dir: Path
+    run_dir: Path | None
     counts: dict[str, Any]
     missing: list[MissingModel]
     seconds: dict[str, float]
@@ -245,12 +253,38 @@ def output_lock(output_dir: Path) -> Iterator[None]:
         yield
 
 
+def check_folders(input_dir: Path, output_dir: Path) -> None:
+    """Raise PathError, naming the folder, unless `input_dir` is a readable folder and
+    `output_dir` is a writable folder or can be created; creates nothing."""
+    if not input_dir.exists():
+        raise PathError(f"input folder not found: {input_dir}")
+    if not input_dir.is_dir():
+        raise PathError(f"input {input_dir} is a file, not a folder of articles")
+    if not os.access(input_dir, os.R_OK | os.X_OK):
+        raise PathError(f"input folder {input_dir} is not readable")
+    existing = output_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        if existing == output_dir:
+            raise PathError(f"output folder {output_dir} is a file")
+        raise PathError(f"output folder {output_dir} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == output_dir else f" (cannot be created in {existing})"
+        raise PathError(f"output folder {output_dir} is not writable{where}")
+
+
 def run(
     input_dir: Path, config: Config, step: Step = call_directly, progress: Progress | None = None
 ) -> RunResult:
-    """Run every stage over `input_dir` and write OUTPUT/<run-id>/."""
-    if not input_dir.is_dir():
-        raise RunError(f"input folder not found: {input_dir}")
+    """Run every stage over `input_dir` and write OUTPUT/<run-id>/.
+
+    Raises PathError for an unusable input or output folder, RunError when the run cannot
+    complete. When no article is read (an empty folder, or only rejected files) nothing is
+    written: the result's run_dir is None and its rejects say why.
+    """
+    output_dir = config.paths.output_dir
+    check_folders(input_dir, output_dir)
     seconds: dict[str, float] = {}
 
     def timed(name: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -260,16 +294,19 @@ def run(
         log.info("%s finished in %.2f s", name, seconds[name])
         return result
 
-    output_dir = config.paths.output_dir
+    articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
+    if not articles and not (config.corpus.accumulate and Corpus.exists(output_dir)):
+        return _nothing_read(rejects, seconds)
     with output_lock(output_dir), contextlib.closing(Store(config.paths.cache_dir)) as store:
-        started = datetime.now(UTC)
-        articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
+        started = datetime.now(UTC)  # once this run holds the output folder
         corpus_counts = {}
         if config.corpus.accumulate:
             with contextlib.closing(Corpus(output_dir)) as corpus:
                 change = corpus.update(articles)
                 articles = corpus.articles()
             corpus_counts = {f"articles_{k}": v for k, v in dataclasses.asdict(change).items()}
+            if not articles:
+                return _nothing_read(rejects, seconds)
         sentences, unsplit, segmented = split_with_cache(articles, config, store, timed)
         rejects += unsplit
 
@@ -341,6 +378,11 @@ def run(
             run_info,
         )
     return RunResult(run_id, run_dir, counts, report.missing, seconds, alignments, rejects)
+
+
+def _nothing_read(rejects: list[Reject], seconds: dict[str, float]) -> RunResult:
+    counts = {"articles": 0, "rejects": len(rejects)}
+    return RunResult("", None, counts, [], seconds, [], rejects)
 
 
 def _missing_message(missing: list[MissingModel], folder: Path) -> str:

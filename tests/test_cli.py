@@ -1,13 +1,19 @@
 """The `parallax` console script as a user runs it: exit codes and what it prints."""
 
+import contextlib
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 PARALLAX = Path(sys.executable).parent / "parallax"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def parallax(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
@@ -51,7 +57,8 @@ def test_run_prints_summary_skipped_languages_and_output_folder(tmp_path):
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith("2 articles, 3 sentences")
     assert "1 rejected inputs" in lines[0]
-    assert "skipped 1 ru sentences" in lines[1] and "`parallax models install ru`" in lines[1]
+    assert "skipped 1 ru sentences" in lines[1]
+    assert_pasteable(re.search(r"install it with `([^`]+)`", lines[1])[1], "ru", tmp_path)
     assert (
         lines[-1].startswith("outputs: ")
         and (tmp_path / "outputs" / "latest" / "run.json").is_file()
@@ -70,10 +77,166 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(tmp_path):
     assert "margin_threshold" in line
 
 
-def test_missing_input_exits_1_without_traceback(tmp_path):
-    done = parallax("run", "--input", "nowhere", tmp_path=tmp_path)
+def assert_pasteable(command: str, lang: str, cwd: Path) -> None:
+    """`command` runs as pasted into a shell in `cwd`: its program is found from there."""
+    program, *rest = shlex.split(command)
+    assert rest == ["models", "install", lang]
+    assert shutil.which(program, path=os.environ["PATH"]) or (cwd / program).is_file(), command
+
+
+def test_install_command_is_plain_parallax_where_the_script_is_on_path(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "uk.txt").write_text("Вода в річці безпечна.\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"translate:\n  packages_dir: {tmp_path / 'packages'}\n", encoding="utf-8")
+    path = f"{PARALLAX.parent}{os.pathsep}{os.environ['PATH']}"
+    done = parallax("run", "--input", "in", "--config", str(config), tmp_path=tmp_path, PATH=path)
+    assert done.returncode == 0, done.stderr
+    assert "install it with `parallax models install uk`" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        (None, ("--input", "nowhere"), "parallax: input folder not found: nowhere"),
+        ("file", ("--input", "thing"), "parallax: input thing is a file, not a folder"),
+        ("file", ("--input", "in", "--output", "thing"), "parallax: output folder thing is a file"),
+        (
+            "file",
+            ("--input", "in", "--output", "thing/runs"),
+            "parallax: output folder thing/runs cannot be created: thing is a file",
+        ),
+        ("dir", ("--input", "in", "--config", "thing"), "config thing is a folder, not a file"),
+    ],
+)
+def test_bad_paths_exit_2_with_one_line_and_change_nothing(tmp_path, make, args, message):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    if make == "file":
+        (tmp_path / "thing").write_text("not a folder\n", encoding="utf-8")
+    elif make == "dir":
+        (tmp_path / "thing").mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    done = parallax("run", *args, tmp_path=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert message in line
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """`folder` made unwritable even for root (which ignores modes): immutable, via chattr."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield
+        folder.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("running as root, and chattr +i is not allowed here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("out", "parallax: output folder out is not writable"),
+        ("out/runs", "parallax: output folder out/runs is not writable (cannot be created in out)"),
+    ],
+)
+def test_output_folder_that_is_not_writable_is_named(tmp_path, output, message):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    with read_only(tmp_path / "out"):
+        done = parallax("run", "--input", "in", "--output", output, tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == message
+    assert not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"align:\n  k: [\n", "is not valid YAML: "),
+        (b"align:\n  k: 3\xff\n", "is not UTF-8 text (byte 0xff at offset 13)"),
+    ],
+)
+def test_bad_config_file_is_one_line_naming_the_file(tmp_path, content, problem):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "bad.yaml").write_bytes(content)
+    done = parallax("run", "--input", "in", "--config", "bad.yaml", tmp_path=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"parallax: config error: config file bad.yaml {problem}")
+
+
+def test_empty_input_or_only_rejected_files_writes_no_run_and_keeps_latest(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    assert parallax("run", "--input", "in", tmp_path=tmp_path).returncode == 0
+    latest = (tmp_path / "outputs" / "latest").resolve()
+    runs = sorted((tmp_path / "outputs").iterdir())
+
+    (tmp_path / "empty").mkdir()
+    done = parallax("run", "--input", "empty", tmp_path=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.strip() == "parallax: input folder not found: nowhere"
+    assert done.stderr.strip().splitlines()[-1] == (
+        "parallax: nothing was read: empty holds no article file; no run written, latest kept"
+    )
+    (tmp_path / "rejected").mkdir()
+    (tmp_path / "rejected" / "notes.pdf").write_bytes(b"%PDF-1.4")
+    done = parallax("run", "--input", "rejected", tmp_path=tmp_path)
+    assert done.returncode == 1
+    assert "all 1 inputs rejected (notes.pdf: unsupported file type '.pdf')" in done.stderr
+    assert sorted((tmp_path / "outputs").iterdir()) == runs
+    assert (tmp_path / "outputs" / "latest").resolve() == latest
+
+
+def test_version_and_a_commands_own_usage_for_an_unknown_flag(tmp_path):
+    version = parallax("--version", tmp_path=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip() == "parallax 0.1.0"
+    done = parallax("run", "--input", "in", "--bogus", tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: parallax run ")
+    assert "parallax run: error: unrecognized arguments: --bogus" in done.stderr
+
+
+def test_an_installed_wheel_works_without_the_project_folder(tmp_path):
+    """`pip install .` (not editable): the default configuration travels with the package."""
+    wheels, site, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+    # Built from a copy: setuptools writes its build/ folder beside the sources.
+    shutil.copytree(PROJECT_ROOT / "pipeline", source / "pipeline")
+    shutil.copytree(PROJECT_ROOT / "flows", source / "flows")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT_ROOT / name, source / name)
+
+    def pip(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "--quiet", *args],
+            capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source))
+    pip("install", "--no-deps", "--target", str(site), str(next(wheels.glob("*.whl"))))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    program = (
+        "import sys, pipeline; from pipeline.cli import main\n"
+        "assert pipeline.__file__.startswith(sys.argv[1]), pipeline.__file__\n"
+        "sys.exit(main(['run', '--input', 'in']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(site)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "outputs" / "latest" / "sentences.csv").is_file()
 
 
 def test_fail_mode_names_language_and_install_command(tmp_path):
@@ -95,7 +258,9 @@ def test_fail_mode_names_language_and_install_command(tmp_path):
         tmp_path=tmp_path,
     )
     assert done.returncode == 1
-    assert "uk: 1 sentences (run `parallax models install uk`)" in done.stderr
+    assert_pasteable(
+        re.search(r"uk: 1 sentences \(run `([^`]+)`\)", done.stderr)[1], "uk", tmp_path
+    )
     assert not (tmp_path / "outputs" / "latest").exists()
 
 

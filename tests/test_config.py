@@ -40,6 +40,15 @@ def test_yaml_values_override_defaults_and_are_typed(tmp_path):
         ("translate:\n  tm_files: [missing.tsv]\n", "translate.tm_files: expected existing"),
         ("langid:\n  languages: []\n", "langid.languages: expected a non-empty list"),
         ("align: 3\n", "align: expected a mapping"),
+        (
+            "schedule:\n  interval_seconds: 0\n",
+            "schedule.interval_seconds: expected an integer >= 1",
+        ),
+        (
+            "flow:\n  stage_timeout_seconds:\n    translate: 0\n",
+            "flow.stage_timeout_seconds.translate: expected seconds, an integer >= 1",
+        ),
+        ("flow:\n  stage_timeout_seconds:\n    dedupe: 9\n", "flow.stage_timeout_seconds.dedupe"),
         ("- a\n- b\n", "expected a mapping of sections"),
     ],
 )

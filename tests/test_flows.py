@@ -1,7 +1,10 @@
 """The align-articles flow under a temporary Prefect server (prefect_test_harness)."""
 
+import contextlib
 import csv
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,7 @@ from helpers import break_segmentation
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.testing.utilities import prefect_test_harness
+from prefect_server import log_problems
 
 import flows.align_articles as flow_module
 from flows.align_articles import align_articles
@@ -21,10 +25,32 @@ from pipeline.run import RunResult
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
+@contextlib.contextmanager
+def children_write_to(log: Path):
+    """Processes started inside write their output to `log` (they inherit fds 1 and 2)."""
+    saved = os.dup(1), os.dup(2)
+    with log.open("ab") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+    try:
         yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def harness(tmp_path_factory):
+    """A temporary Prefect server for the module; its log must end free of errors."""
+    home = tmp_path_factory.mktemp("harness")
+    with contextlib.ExitStack() as stack:
+        with children_write_to(home / "server.log"):
+            stack.enter_context(prefect_test_harness(server_startup_timeout=120))
+        yield
+    problems = log_problems(home)
+    assert not problems, "the test server's log holds errors:\n" + "\n".join(problems)
 
 
 def artifacts_of(flow_run_id) -> list:
@@ -165,12 +191,64 @@ def test_summary_markdown_and_top_table_from_a_result(tmp_path):
         ],
         rejects=[Reject("x|y.pdf", "unsupported file type '.pdf'")],
     )  # fmt: skip
-    text = summary_markdown(result)
+    text = summary_markdown(result, "in")
+    assert text.splitlines()[2].startswith("> **Warning: 4 uk sentences have no English side**")
+    assert "`unique.csv` cannot claim uniqueness against them" in text.splitlines()[2]
     assert "| ru | 1 |" in text and "| tm | 1 |" in text
-    assert "`parallax models install uk`" in text
+    assert "`parallax models install uk`" in text and text.count("Warning") == 1
     assert "x\\|y.pdf" in text  # a pipe in a file name does not break the table
     assert "| export | 0.2 |" in text
     table = top_alignments_table(result)
     assert [row["margin"] for row in table] == [1.8, 1.1]
     assert table[0]["text_a"] == "Вода безопасна." and table[0]["english_b"] == "The water is safe."
     assert table[1]["english_b"] == "It ⟦rained⟧." and table[1]["only_in_b"] == "rained"
+
+
+def test_a_run_is_named_after_its_folder_and_start_and_tagged(tmp_path, installed_packages_dir):
+    config = write_config(tmp_path, installed_packages_dir)
+    state = align_articles(
+        input_dir=str(SAMPLE / "articles"), output_dir=str(tmp_path / "out"),
+        config_path=str(config), return_state=True,
+    )  # fmt: skip
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(state.state_details.flow_run_id)
+    assert flow_run.name.startswith("sample/articles 20") and flow_run.name.endswith(" UTC")
+    assert {"parallax", "config"} <= set(flow_run.tags)
+
+
+def test_a_stuck_stage_fails_the_run_with_a_message(tmp_path, installed_packages_dir, monkeypatch):
+    config = write_config(tmp_path, installed_packages_dir)
+    config.write_text(
+        config.read_text() + "flow:\n  stage_timeout_seconds:\n    langid: 2\n", encoding="utf-8"
+    )
+    import pipeline.run as run_module
+
+    def stuck(*args):
+        while True:
+            time.sleep(0.05)
+
+    monkeypatch.setattr(run_module, "label_sentences", stuck)
+    started = time.monotonic()
+    state = align_articles(
+        input_dir=str(SAMPLE / "articles"), output_dir=str(tmp_path / "out"),
+        config_path=str(config), return_state=True,
+    )  # fmt: skip
+    assert state.is_failed()
+    assert time.monotonic() - started < 60
+    assert "stage langid was still running after 2 s" in state.message
+    assert "flow.stage_timeout_seconds.langid" in state.message
+    assert not (tmp_path / "out" / "latest").exists()
+
+
+def test_an_empty_inbox_completes_without_writing_a_run(tmp_path, installed_packages_dir):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "notes.pdf").write_bytes(b"%PDF-1.4")
+    state = align_articles(
+        input_dir=str(tmp_path / "inbox"), output_dir=str(tmp_path / "out"),
+        config_path=str(write_config(tmp_path, installed_packages_dir)), return_state=True,
+    )  # fmt: skip
+    assert state.is_completed()
+    assert state.result() == {"run_dir": None, "articles": 0, "rejects": 1}
+    assert not (tmp_path / "out").exists()
+    (summary,) = [a for a in artifacts_of(state.state_details.flow_run_id) if a.key]
+    assert "Nothing was read from" in summary.data and "notes.pdf" in summary.data

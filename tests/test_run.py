@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from helpers import break_segmentation
 from pipeline.config import load_config
 from pipeline.run import RunError, run
 from pipeline.translate.argos import ArgosTranslator
+from pipeline.translate.packages import install_command
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -113,8 +115,8 @@ def test_missing_model_skips_and_says_how_to_install_then_a_later_run_fills_in(
 ):
     skipped = run(corpus, config_for(tmp_path, None))
     assert {(m.lang, m.install_command) for m in skipped.missing} == {
-        ("ru", "parallax models install ru"),
-        ("uk", "parallax models install uk"),
+        ("ru", install_command("ru")),
+        ("uk", install_command("uk")),
     }
     rows = read_csv(skipped.run_dir / "sentences.csv")
     non_english = [r for r in rows if r["lang"] in ("ru", "uk")]
@@ -132,7 +134,9 @@ def test_fail_mode_stops_before_any_work(corpus, tmp_path, monkeypatch):
         raise AssertionError("work started despite a missing model")
 
     monkeypatch.setattr("pipeline.embed.Embedder.encode", refuse)
-    with pytest.raises(RunError, match=r"ru: \d+ sentences \(run `parallax models install ru`\)"):
+    with pytest.raises(
+        RunError, match=rf"ru: \d+ sentences \(run `{re.escape(install_command('ru'))}`\)"
+    ):
         run(corpus, config_for(tmp_path, None, on_missing_model="fail"))
     assert not (tmp_path / "out" / "latest").exists()
 

@@ -1,22 +1,29 @@
-"""End to end: `python -m flows.server start` (what `make serve` runs), a run triggered through
-the REST API, its artifacts and CSVs, the UI in a real headless Chromium, then `stop`."""
+"""End to end: `python -m flows.server start` (what `make serve` runs), the README's run with
+the demo's translation memory triggered through the REST API, its artifacts, logs and CSVs, the
+UI in a real headless Chromium, then `stop` with clean logs."""
 
 import csv
 import json
-import os
 import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from prefect_server import (
+    PROJECT_ROOT,
+    STAGES,
+    api,
+    deployment,
+    free_port,
+    running_server,
+    scheduled_config_for_test,
+    server_command,
+    stages_logged,
+    wait_for,
+)
 
-from flows.server import prefect_env
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 BROWSER_FLAGS = [
@@ -31,89 +38,33 @@ BROWSER_FLAGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def api(base: str, method: str, path: str, body: dict | None = None) -> dict | list:
-    request = urllib.request.Request(
-        f"{base}{path}",
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def wait_for(what: str, check, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def server_command(action: str, home: Path, port: int, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.server", action, "--home", str(home), "--port", str(port)],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-
-
-def group_alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def served_run(tmp_path_factory):
-    """A real server and runner, and one completed flow run triggered through the API."""
+    """A real server and runner serving the scheduled config (its folders moved under a temporary
+    one), and one completed flow run triggered through the API as the README shows it."""
     home = tmp_path_factory.mktemp("prefect-home")
     work = tmp_path_factory.mktemp("served")
-    port = free_port()
-    env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
-    started = server_command("start", home, port, env)
-    assert started.returncode == 0, started.stdout + started.stderr
-    pids = [int((home / f"{name}.pid").read_text()) for name in ("server", "embedder", "serve")]
-    base = prefect_env(home, port)["PREFECT_API_URL"]
-    try:
-        deployment = wait_for(
-            "the deployment to be registered",
-            lambda: _deployment(base),
-            timeout=90,
-        )
-        config = work / "config.yaml"
-        config.write_text(f"paths:\n  cache_dir: {work / 'cache'}\n", encoding="utf-8")
+    config = scheduled_config_for_test(work, home)
+    with running_server(home, config) as base:
+        scheduled = wait_for("the deployment to be registered", lambda: deployment(base), 90)
+        # The README's example: the sample folder, with the demo's translation memory.
         flow_run = api(
-            base, "POST", f"/deployments/{deployment['id']}/create_flow_run",
+            base, "POST", f"/deployments/{scheduled['id']}/create_flow_run",
             {"parameters": {"input_dir": str(SAMPLE / "articles"), "output_dir": str(work / "out"),
-                            "config_path": str(config)}},
+                            "tm_files": ["data/sample/tm.tsv"]}},
         )  # fmt: skip
         final = wait_for(
             "the flow run to finish",
             lambda: _finished(base, flow_run["id"]),
             timeout=300,
         )
-        yield {"base": base, "ui": f"http://127.0.0.1:{port}", "flow_run": final, "work": work}
-    finally:
-        stopped = server_command("stop", home, port, env)
-        assert stopped.returncode == 0, stopped.stderr
-        assert not [pid for pid in pids if group_alive(pid)], "a server process outlived `stop`"
-
-
-def _deployment(base: str) -> dict | None:
-    try:
-        return api(base, "GET", "/deployments/name/align-articles/scheduled")
-    except OSError:
-        return None
+        yield {
+            "base": base,
+            "ui": base.removesuffix("/api"),
+            "flow_run": final,
+            "work": work,
+            "stages_logged": stages_logged(base, flow_run["id"]),
+        }
 
 
 def _finished(base: str, flow_run_id: str) -> dict | None:
@@ -132,6 +83,7 @@ def test_run_triggered_through_the_api_completes_with_artifacts_and_csvs(served_
     )  # fmt: skip
     by_key = {a["key"]: a for a in artifacts if a["key"]}
     assert "Articles per language" in by_key["run-summary"]["data"]
+    assert "Warning" not in by_key["run-summary"]["data"]  # the memory covers every sentence
     assert by_key["top-statements"]["type"] == "table"
     assert any(a["type"] == "progress" for a in artifacts)
 
@@ -140,6 +92,42 @@ def test_run_triggered_through_the_api_completes_with_artifacts_and_csvs(served_
         sentences = list(csv.DictReader(handle))
     assert {s["lang"] for s in sentences} == {"en", "ru", "uk"}
     assert (latest / "alignments.csv").stat().st_size > 0
+
+
+def test_a_run_is_named_tagged_and_logs_each_stage(served_run):
+    flow_run = served_run["flow_run"]
+    assert flow_run["name"].startswith("sample/articles 20")  # input folder, then start time
+    assert {"parallax", "scheduled-test"} <= set(flow_run["tags"])
+    assert served_run["stages_logged"] == set(STAGES)
+
+
+def test_the_readme_prefect_example_gives_what_make_demo_gives(served_run, tmp_path):
+    """`make demo` is `parallax run --input data/sample/articles --tm data/sample/tm.tsv`."""
+    demo = subprocess.run(
+        [str(Path(sys.executable).with_name("parallax")), "run", "--input",
+         str(SAMPLE / "articles"), "--tm", str(SAMPLE / "tm.tsv"), "--output", str(tmp_path),
+         "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    counts = {}
+    for name, folder in (("demo", tmp_path), ("flow", served_run["work"] / "out")):
+        counts[name] = json.loads((folder / "latest" / "run.json").read_text())["counts"]
+    assert "skipped" not in counts["flow"]["sentences_by_origin"]
+    for key in ("articles", "sentences", "sentences_by_origin", "alignments", "statements"):
+        assert counts["flow"][key] == counts["demo"][key], key
+
+
+def test_a_busy_port_fails_at_once_with_the_reason(tmp_path):
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        started = server_command("start", tmp_path / "home", port)
+    assert started.returncode == 1
+    (line,) = started.stderr.strip().splitlines()
+    assert f"port {port} on 127.0.0.1 is not free (Address already in use)" in line
+    assert not list((tmp_path / "home").glob("*.pid"))
 
 
 @pytest.mark.skipif(

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import stat
+import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -27,8 +30,20 @@ class PackageError(RuntimeError):
     """A package cannot be installed, found or removed; the message says what to do."""
 
 
+def parallax_command() -> str:
+    """The `parallax` console script as a user can paste it: `parallax` where that name on PATH
+    is this installation's script, else the script's path (relative to the current folder when
+    under it, as `.venv/bin/parallax` from the project root)."""
+    script = Path(sys.executable).with_name("parallax")
+    on_path = shutil.which("parallax")
+    if not script.exists() or (on_path and Path(on_path).resolve() == script.resolve()):
+        return "parallax"
+    return os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
+
+
 def install_command(lang: str) -> str:
-    return f"parallax models install {lang}"
+    """The command that installs the LANG→en model, ready to paste."""
+    return f"{parallax_command()} models install {lang}"
 
 
 def default_packages_dir() -> Path:
