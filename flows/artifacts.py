@@ -31,8 +31,9 @@ def _cell(value: object) -> str:
 def skipped_warnings(missing: list[MissingModel]) -> list[str]:
     """One warning per language left without an English side, and what that costs the results."""
     cost = (
-        "They are in no alignment, and `unique.csv` cannot claim uniqueness against them: a "
-        "sentence it lists as carried by no other source may be carried by one of them."
+        "They are in `sentences.csv` with `english_origin` `skipped`, in no alignment, and "
+        "`unique.csv` cannot claim uniqueness against them: a sentence it lists as carried by no "
+        "other source may be carried by one of them."
     )
     lines = []
     for m in missing:

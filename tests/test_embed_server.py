@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prefect_server import PROBLEM
 
 from pipeline import embed_server
 from pipeline.config import EmbedConfig
@@ -124,3 +125,5 @@ def test_the_command_serves_the_same_vectors_from_its_own_process_and_stops_clea
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     assert not path.exists()
+    log = process.stderr.read()
+    assert not PROBLEM.search(log), f"the embedding server's log holds an error:\n{log}"
