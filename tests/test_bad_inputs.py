@@ -103,7 +103,12 @@ GOOD = {
     "ТАСС/статья о НАТО.txt": RUSSIAN,
     "-rf.txt": ENGLISH,
     "=cmd.txt": ENGLISH,
+    "cr\rname.txt": ENGLISH,  # a carriage return in a name must not split a CSV row
+    "latin-\ufffd.txt": ENGLISH,  # written under a name that is not UTF-8 (b"latin-\xe9.txt")
+    "dated.md": ENGLISH,  # front matter dates that do not exist, a 5,000-digit title
 }
+# Markdown front matter that broke the old reader; the article itself is good.
+IMPOSSIBLE_DATES = f"---\npublished: 2024-02-30\ndate: 2024-13-01\ntitle: {'9' * 5000}\n---\n"
 # Bad inputs: reject input -> the reason rejects.csv gives.
 TOO_LONG = f"over the limit of {MAX_ARTICLE_CHARS} characters for one article"
 REJECTED = {
@@ -117,6 +122,8 @@ REJECTED = {
     "feed.jsonl:2": "invalid JSON: Expecting property name enclosed in double quotes",
     "feed.jsonl:3": "missing field 'text'",
     "feed.jsonl:4": "duplicate id '1' (first on line 1)",
+    "markup.html": "unreadable html: AssertionError",  # what the standard HTML parser raised
+    "nested.md": "unreadable md: RecursionError",  # 5,000-deep front matter
 }
 RUN_ON = run_on_line(20_000)
 
@@ -127,8 +134,13 @@ def bad_corpus_run(tmp_path_factory, installed_packages_dir) -> dict:
     root = tmp_path_factory.mktemp("bad-inputs")
     corpus = root / "in"
     for relative, text in GOOD.items():
-        if relative not in ("cp1251.txt", "koi8-r.txt", "utf16.txt"):
+        if relative not in ("cp1251.txt", "koi8-r.txt", "utf16.txt", "latin-\ufffd.txt"):
             write(corpus, relative, text)
+    write(corpus, "dated.md", IMPOSSIBLE_DATES + ENGLISH)
+    write(corpus, "nested.md", f"---\ntitle: {'[' * 5000}\n---\n{ENGLISH}")
+    write(corpus, "markup.html", "<p>x</p><![ x")
+    with open(os.fsencode(corpus) + b"/latin-\xe9.txt", "wb") as latin:
+        latin.write(ENGLISH.encode())
     write(corpus, "cp1251.txt", RUSSIAN.encode("cp1251"))
     write(corpus, "koi8-r.txt", RUSSIAN.encode("koi8_r"))
     write(corpus, "utf16.txt", UKRAINIAN.encode("utf-16"))
@@ -152,6 +164,8 @@ def bad_corpus_run(tmp_path_factory, installed_packages_dir) -> dict:
                 json.dumps({"id": "2", "title": "no text"}),
                 json.dumps({"id": "1", "text": "A second record with the first one's id."}),
                 json.dumps({"id": "=3", "text": "=1+1 is what the headline cell said."}),
+                json.dumps({"id": "s\ud800", "source": "x\ud800", "text": "Lone\ud800 half."}),
+                json.dumps({"id": "c\rr", "source": "wire\rdesk", "text": "The ferry docked."}),
             )
         ),
     )
@@ -210,7 +224,10 @@ def test_each_bad_input_is_listed_in_rejects_with_its_reason(bad_corpus_run):
 
 def test_every_good_article_is_processed(bad_corpus_run):
     processed = {plain(row["article"]) for row in bad_corpus_run["sentences"]}
-    expected = {*GOOD, "damaged.txt", "page.html", "run-on.txt", "feed.jsonl#1", "feed.jsonl#=3"}
+    expected = {
+        *GOOD, "damaged.txt", "page.html", "run-on.txt", "feed.jsonl#1", "feed.jsonl#=3",
+        "feed.jsonl#s\ufffd", "feed.jsonl#c\rr",
+    }  # fmt: skip
     assert processed == expected
     for article, text in GOOD.items():
         originals = [plain(row["original"]) for row in sentences_of(bad_corpus_run, article)]
@@ -224,6 +241,21 @@ def test_legacy_encodings_and_a_damaged_byte_read_as_text(bad_corpus_run):
     damaged = [r["original"] for r in sentences_of(bad_corpus_run, "damaged.txt")]
     assert damaged[-1] == "Bad \ufffd byte here."
     assert " ".join(damaged[:-1]) == RUSSIAN
+
+
+def test_lone_surrogates_become_replacement_characters(bad_corpus_run):
+    (row,) = sentences_of(bad_corpus_run, "feed.jsonl#s\ufffd")
+    assert (row["source"], row["original"]) == ("x\ufffd", "Lone\ufffd half.")
+
+
+def test_every_table_reads_back_row_for_row_with_carriage_returns_in_names(bad_corpus_run):
+    for path in bad_corpus_run["latest"].glob("*.csv"):
+        with path.open(encoding="utf-8", newline="") as handle:
+            header, *rows = list(csv.reader(handle))
+        assert all(len(row) == len(header) for row in rows), path.name
+    (row,) = sentences_of(bad_corpus_run, "feed.jsonl#c\rr")
+    assert row["source"] == "wire\rdesk"
+    assert {plain(r["input"]) for r in bad_corpus_run["rejects"]} >= {"markup.html"}
 
 
 def test_html_script_and_style_text_never_becomes_a_sentence(bad_corpus_run):

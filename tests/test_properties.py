@@ -10,11 +10,11 @@ import codecs
 import json
 import re
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.clean import clean_text
-from pipeline.ingest import jsonl
+from pipeline.ingest import SUPPORTED_SUFFIXES, jsonl, read_corpus
 from pipeline.ingest.encoding import decode, normalize_newlines
 from pipeline.records import Article, Reject
 from pipeline.segment import MAX_SENTENCE_CHARS, split_lines, split_sentences
@@ -143,3 +143,33 @@ def test_every_jsonl_line_is_an_article_or_a_reject_never_dropped(lines):
             assert record.text == normalize_newlines(json.loads(lines[number - 1])["text"])
         else:
             assert isinstance(record, Reject) and record.input == f"feed.jsonl:{number}"
+
+
+# Fragments of broken markup for every reader: unclosed tags and comments, CDATA and marked
+# sections, front matter fences, JSON openers, entities, Markdown emphasis and links.
+_MARKUP = st.sampled_from(
+    [
+        "<p>", "</p>", "<![", "<!--", "-->", "<![CDATA[", "]]>", "<!DOCTYPE", "<?xml", "&#",
+        "&#x110000;", "&amp", "<div ", "<a href=\"", "\"", "'", "---\n", "...\n", "title: ",
+        "[", "](", "![", "*", "_", "`", "{", "}", "\":", "\\u", "\\ud800", "\n", " ", "x",
+        "Текст", "\x00", "\ufeff",
+    ]
+)  # fmt: skip
+_BROKEN = st.one_of(
+    st.binary(max_size=400),
+    st.lists(_MARKUP, max_size=60).map(lambda parts: "".join(parts).encode("utf-8", "replace")),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_BROKEN)
+def test_no_bytes_under_any_reader_stop_the_corpus_read(tmp_path_factory, data):
+    """Random bytes and broken markup, under every supported suffix: each file gives articles
+    or rejects; none raises out of read_corpus, which would cost the whole run."""
+    folder = tmp_path_factory.mktemp("broken")
+    for suffix in SUPPORTED_SUFFIXES:
+        (folder / f"page{suffix}").write_bytes(data)
+    records = list(read_corpus(folder))
+    assert all(isinstance(r, Article | Reject) for r in records)
+    assert len({(r.id if isinstance(r, Article) else r.input).split("#")[0].split(":")[0]
+                for r in records}) == len(SUPPORTED_SUFFIXES)  # fmt: skip

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +17,8 @@ from pipeline.ingest.errors import IngestError
 from pipeline.records import Article, Reject
 
 __all__ = ["MAX_ARTICLE_CHARS", "SUPPORTED_SUFFIXES", "IngestError", "read_corpus"]
+
+log = logging.getLogger(__name__)
 
 # Every reader takes (article id, decoded text, default source) and returns its records.
 Reader = Callable[[str, str, str], list[Article | Reject]]
@@ -47,7 +52,23 @@ def read_corpus(
     if not root.is_dir():
         raise NotADirectoryError(f"input is not a directory: {input_dir}")
     limits = _Limits(max_file_bytes, max_article_chars)
-    yield from _walk(root, root, PurePosixPath(), {root: "."}, limits)
+    for record in _walk(root, root, PurePosixPath(), {root: "."}, limits):
+        yield _valid_unicode(record)
+
+
+# A lone surrogate: what a file name that is not UTF-8 becomes in Python, and what a JSON
+# "\ud800" escape decodes to. Neither can be encoded, so each becomes U+FFFD, like a bad byte.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(record: Article | Reject) -> Article | Reject:
+    """`record` with every lone surrogate in its text fields replaced by U+FFFD."""
+    fields = {
+        name: _SURROGATE.sub("\ufffd", value)
+        for name, value in dataclasses.asdict(record).items()
+        if isinstance(value, str) and _SURROGATE.search(value)
+    }
+    return dataclasses.replace(record, **fields) if fields else record
 
 
 @dataclass(frozen=True)
@@ -123,6 +144,10 @@ def _read_file(path: Path, article_id: str, limits: _Limits) -> list[Article | R
         return [Reject(input=article_id, reason=str(error))]
     except OSError as error:
         return [Reject(input=article_id, reason=f"cannot read file: {error.strerror or error}")]
+    except Exception as error:  # a reader's bug or a parser's limit costs this file, not the run
+        reason = f"unreadable {suffix[1:]}: {error!r:.200}"
+        log.warning("%s rejected: %s", article_id, reason)
+        return [Reject(input=article_id, reason=reason)]
     return [_check_article(record, limits) for record in records]
 
 

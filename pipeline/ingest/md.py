@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 
 import yaml
@@ -11,6 +10,7 @@ from pipeline.ingest.errors import IngestError
 from pipeline.records import Article, Reject
 
 METADATA_FIELDS = ("title", "source", "url", "published")
+YAML_NULLS = frozenset({"~", "null", "Null", "NULL"})  # read as text by the BaseLoader below
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -59,7 +59,9 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     if match is None:
         return {}, text
     try:
-        loaded = yaml.safe_load(match.group(1) or "")
+        # Every scalar as the text it is: no dates or numbers to convert, so `2024-02-30` and a
+        # 5,000-digit title are kept as written instead of failing the conversion.
+        loaded = yaml.load(match.group(1) or "", Loader=yaml.BaseLoader)
     except yaml.YAMLError as error:
         raise IngestError(f"front matter is not valid YAML: {error}") from error
     if loaded is None:
@@ -153,10 +155,6 @@ def _strip_markup(text: str) -> str:
 
 
 def _as_text(key: str, value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return str(value).strip()
-    raise IngestError(f"front matter field '{key}' is not text")
+    if not isinstance(value, str):  # a list or a mapping
+        raise IngestError(f"front matter field '{key}' is not text")
+    return "" if value in YAML_NULLS else value.strip()
