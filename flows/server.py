@@ -97,7 +97,7 @@ def _spawn(name: str, command: list[str], home: Path, env: dict[str, str]) -> su
         command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    (home / f"{name}.pid").write_text(str(process.pid))
+    (home / f"{name}.pid").write_text(f"{process.pid} {_start_time(process.pid)}\n")
     return process
 
 
@@ -145,28 +145,50 @@ def start(
     return f"http://127.0.0.1:{port}"
 
 
+def _start_time(pid: int) -> str | None:
+    """When process `pid` started, in clock ticks since boot (/proc/PID/stat, field 22): with
+    the pid, it names one process, where a pid alone may since name another."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # fields after "(comm)" start at field 3
+
+
 def _pid(home: Path, name: str) -> int | None:
+    """The pid in `name`.pid, if that process is the one `start` recorded there and is alive.
+
+    A pid file that names another process (forged, or its pid reused since) gives None: it
+    must never be signalled.
+    """
     path = home / f"{name}.pid"
-    return int(path.read_text()) if path.is_file() else None
+    try:
+        pid, started = path.read_text().split()
+        return int(pid) if _start_time(int(pid)) == started else None
+    except (OSError, ValueError):
+        return None
 
 
 def _alive(home: Path, name: str) -> bool:
-    pid = _pid(home, name)
-    if pid is None:
-        return False
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return _pid(home, name) is not None
 
 
-def stop(home: Path = DEFAULT_HOME) -> list[str]:
-    """Stop the runner, then the server, with every process they started; returns what ran."""
-    stopped = []
+def stop(home: Path = DEFAULT_HOME) -> tuple[list[str], list[str]]:
+    """Stop the runner, then the server, with every process they started.
+
+    Only a process whose pid file records its start time is signalled (its process group).
+    Returns the names stopped, and one line for each pid file that named another process.
+    """
+    stopped, refused = [], []
     for name in reversed(PROCESSES):
+        path = home / f"{name}.pid"
         pid = _pid(home, name)
-        if pid is not None and _alive(home, name):
+        if pid is None and path.is_file():
+            refused.append(
+                f"{path} does not name a process that `make serve` started here (forged, stale, "
+                "or written by an older version): nothing was signalled"
+            )
+        if pid is not None:
             os.killpg(pid, STOP_SIGNALS.get(name, signal.SIGTERM))
             deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
             while _alive(home, name) and time.monotonic() < deadline:
@@ -174,8 +196,8 @@ def stop(home: Path = DEFAULT_HOME) -> list[str]:
             if _alive(home, name):
                 os.killpg(pid, signal.SIGKILL)
             stopped.append(name)
-        (home / f"{name}.pid").unlink(missing_ok=True)
-    return stopped
+        path.unlink(missing_ok=True)
+    return stopped, refused
 
 
 def main() -> int:
@@ -195,7 +217,9 @@ def main() -> int:
             return 1
         print(f"Prefect UI: {url}  (deployment align-articles/scheduled; logs in {args.home})")
     else:
-        stopped = stop(args.home)
+        stopped, refused = stop(args.home)
+        for line in refused:
+            print(f"stop: {line}", file=sys.stderr)
         print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     return 0
 

@@ -27,7 +27,7 @@ SHOWN_REJECTS = 5
 # Errors that mean "the input or set-up is wrong": one line, no traceback. Anything else is a bug
 # and keeps its traceback.
 USER_ERRORS = (
-    RunError, packages.PackageError, TranslationMemoryError, EmbedError, evaluation.GoldError,
+    RunError, packages.PackageError, EmbedError, evaluation.GoldError,
     CorpusError, OSError,
 )  # fmt: skip
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"parallax: config error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except PathError as error:
+    except (PathError, TranslationMemoryError) as error:  # a bad argument: nothing was done
         print(f"parallax: {error}", file=sys.stderr)
         return EXIT_USAGE
     except USER_ERRORS as error:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -129,6 +132,21 @@ class Config:
         return _plain(dataclasses.asdict(self))
 
 
+CORES = os.cpu_count() or 1
+TORCH_DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
+
+
+def _detectable(code: str) -> bool:
+    """Whether lingua, the language detector, has a language with this ISO 639-1 code."""
+    from lingua import IsoCode639_1
+
+    try:
+        IsoCode639_1.from_str(code)
+    except ValueError:
+        return False
+    return code == code.lower()  # sentences are labelled with lower-case codes
+
+
 # Bounds checked after types: (section, key) -> (test, what the key expects).
 _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("ingest", "max_file_bytes"): (lambda v: v > 0, "a positive number of bytes"),
@@ -140,8 +158,18 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("translate", "beam_size"): (lambda v: v >= 1, "an integer >= 1"),
     ("translate", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
     ("translate", "max_decoding_length"): (lambda v: v >= 1, "an integer >= 1"),
-    ("translate", "inter_threads"): (lambda v: v >= 1, "an integer >= 1"),
-    ("translate", "intra_threads"): (lambda v: v >= 0, "an integer >= 0 (0: all cores)"),
+    ("translate", "inter_threads"): (
+        lambda v: 1 <= v <= CORES,
+        f"an integer from 1 to {CORES} (the cores of this machine)",
+    ),
+    ("translate", "intra_threads"): (
+        lambda v: 0 <= v <= CORES,
+        f"an integer from 0 (all cores) to {CORES} (the cores of this machine)",
+    ),
+    ("embed", "device"): (
+        lambda v: TORCH_DEVICE.fullmatch(v) is not None,
+        "a torch device for sentence-transformers: cpu, cuda, cuda:N or mps",
+    ),
     ("embed", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "k"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "candidates"): (lambda v: v >= 1, "an integer >= 1"),
@@ -153,7 +181,10 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("align", "near_translation_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
     ("align", "near_translation_coverage"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
     ("align", "near_translation_order"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
-    ("langid", "languages"): (lambda v: len(v) > 0, "a non-empty list of language codes"),
+    ("langid", "languages"): (
+        lambda v: len(v) > 0 and all(_detectable(code) for code in v),
+        "a non-empty list of language codes the detector knows (ISO 639-1: en, ru, uk, ...)",
+    ),
     ("translate", "tm_files"): (
         lambda v: all(p.is_file() for p in v),
         "existing TMX/TSV/CSV files",
@@ -240,7 +271,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             section = prefix.rstrip(".")
             check = _RANGES.get((section, name))
             if check and not check[0](values[name]):
-                raise ConfigError(f"{key}: expected {check[1]}, got {data[name]!r}")
+                raise ConfigError(f"{key}: expected {check[1]}, got {_shown(data[name])}")
     return cls(**values)
 
 
@@ -255,33 +286,44 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
     if origin is Literal:
         if value not in args:
             choices = " | ".join(str(a) for a in args)
-            raise ConfigError(f"{key}: expected one of {choices}, got {value!r}")
+            raise ConfigError(f"{key}: expected one of {choices}, got {_shown(value)}")
         return value
     if origin is tuple:
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {_shown(value)}")
         return tuple(_coerce(f"{key}[{i}]", args[0], item) for i, item in enumerate(value))
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{key}: expected true or false, got {_shown(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {_shown(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{key}: expected a number, got {_shown(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {_shown(value)}")
         return value
     if hint is Path:
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{key}: expected a path, got {value!r}")
+            raise ConfigError(f"{key}: expected a path, got {_shown(value)}")
         return Path(value)
     raise TypeError(f"config field {key} has an unsupported type {hint!r}")
+
+
+# A value shown in an error is cut short: a YAML alias bomb of a few hundred bytes expands to
+# gigabytes once printed whole.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+def _shown(value: Any) -> str:
+    return _SHORT.repr(value)
 
 
 def _plain(value: Any) -> Any:

@@ -66,7 +66,9 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
     """A text handle on a temporary file in the same folder, fsynced and renamed over `path`
     when the block completes, so `path` is never seen half-written."""
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8", newline="") as handle:
+    # Never through a link planted at the temporary name; the mode is left to the umask.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+    with open(fd, "w", encoding="utf-8", newline="") as handle:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())

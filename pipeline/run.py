@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import logging
@@ -52,6 +53,9 @@ Progress = Callable[[str, int], Callable[[int], None]]  # progress(label, total)
 
 LIBRARIES = ("argostranslate", "ctranslate2", "sentence-transformers", "torch", "faiss-cpu",
              "lingua-language-detector")  # fmt: skip
+
+
+LOCK_FILE = ".parallax.lock"
 
 
 class RunError(RuntimeError):
@@ -242,15 +246,30 @@ def new_run_id() -> str:
 
 @contextlib.contextmanager
 def output_lock(output_dir: Path) -> Iterator[None]:
-    """One run at a time per output folder; a second waits for the first to finish."""
+    """One run at a time per output folder; a second waits for the first to finish.
+
+    The lock file is opened without following a link and without truncating it, so a link
+    planted at its name cannot make a run empty another file: such a lock is refused.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
-    with (output_dir / ".parallax.lock").open("w") as handle:
+    path = output_dir / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise PathError(
+                f"{path} is a symbolic link, not the run's lock file; remove it and run again"
+            ) from None
+        raise
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             log.warning("another run is writing to %s; waiting for it to finish", output_dir)
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
 
 
 def check_folders(input_dir: Path, output_dir: Path) -> None:
@@ -279,12 +298,16 @@ def run(
 ) -> RunResult:
     """Run every stage over `input_dir` and write OUTPUT/<run-id>/.
 
-    Raises PathError for an unusable input or output folder, RunError when the run cannot
-    complete. When no article is read (an empty folder, or only rejected files) nothing is
-    written: the result's run_dir is None and its rejects say why.
+    Raises PathError for an unusable input or output folder, TranslationMemoryError for a
+    memory that cannot be read (both before any work), RunError when the run cannot complete.
+    When no article is read (an empty folder, or only rejected files) nothing is written: the
+    result's run_dir is None and its rejects say why.
     """
     output_dir = config.paths.output_dir
     check_folders(input_dir, output_dir)
+    # Inputs named on the command line are checked before any work: a bad memory fails now,
+    # not after segmentation.
+    memory = TranslationMemory.from_files(list(config.translate.tm_files))
     seconds: dict[str, float] = {}
 
     def timed(name: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -310,7 +333,6 @@ def run(
         sentences, unsplit, segmented = split_with_cache(articles, config, store, timed)
         rejects += unsplit
 
-        memory = TranslationMemory.from_files(list(config.translate.tm_files))
         languages = {s.lang for s in sentences}
         translators = load_translators(config.translate, languages)
         missing = missing_models(sentences, memory, translators, config.translate.target)

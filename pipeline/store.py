@@ -68,6 +68,14 @@ SCOPE_COLUMN = {
 
 # SQLite caps the number of bound parameters per statement; look keys up in chunks below it.
 _LOOKUP_CHUNK = 500
+# What SQLite says of a damaged file. Anything else (a full disk, an I/O error, no permission)
+# is the machine's fault, not the file's: the cache is then left alone.
+CORRUPTION = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
+class StoreError(OSError):
+    """The cache cannot be opened or written for a reason other than damage; it was left as it
+    is. The message is one line for the user."""
 
 
 class Store:
@@ -83,22 +91,29 @@ class Store:
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        db = None
         try:
             db = self._connect()
             status = db.execute("PRAGMA quick_check").fetchone()[0]
-            if status != "ok":
-                raise sqlite3.DatabaseError(status)
-            return db
         except sqlite3.DatabaseError as error:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            log.warning(
-                "cache %s is unreadable (%s); moved to %s and rebuilt", self.path, error, aside
-            )
-            for suffix in ("", "-wal", "-shm"):
-                part = Path(f"{self.path}{suffix}")
-                if part.exists():
-                    part.rename(Path(f"{aside}{suffix}"))
-            return self._connect()
+            if error.sqlite_errorname not in CORRUPTION:
+                raise StoreError(
+                    f"cache {self.path} cannot be opened ({error}); it is left as it is"
+                ) from None
+            status = str(error)
+        if status == "ok":
+            return db
+        if db is not None:
+            db.close()
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        log.warning(
+            "cache %s is unreadable (%s); moved to %s and rebuilt", self.path, status, aside
+        )
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                part.rename(Path(f"{aside}{suffix}"))
+        return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path)
@@ -118,11 +133,7 @@ class Store:
 
     def put_translations(self, model_key: str, items: Iterable[tuple[str, str]]) -> None:
         """Store (source_hash, english) pairs in one transaction."""
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO translations VALUES (?, ?, ?)",
-                [(model_key, source_hash, english) for source_hash, english in items],
-            )
+        self._put("translations", [(model_key, key, english) for key, english in items])
 
     def get_segments(
         self, options_key: str, content_hashes: Iterable[str]
@@ -134,14 +145,10 @@ class Store:
         self, options_key: str, items: Iterable[tuple[str, list[tuple[str, str]]]]
     ) -> None:
         """Store (content_hash, [(sentence, lang), ...]) per article in one transaction."""
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?)",
-                [
-                    (options_key, content_hash, json.dumps(pairs, ensure_ascii=False))
-                    for content_hash, pairs in items
-                ],
-            )
+        self._put(
+            "segments",
+            [(options_key, key, json.dumps(pairs, ensure_ascii=False)) for key, pairs in items],
+        )
 
     def get_links(self, options_key: str, pair_hashes: Iterable[str]) -> dict[str, list]:
         rows = self._lookup("links", "links", "pair_hash", options_key, pair_hashes)
@@ -149,11 +156,7 @@ class Store:
 
     def put_links(self, options_key: str, items: Iterable[tuple[str, list]]) -> None:
         """Store (pair_hash, links) per article pair in one transaction."""
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO links VALUES (?, ?, ?)",
-                [(options_key, key, json.dumps(links)) for key, links in items],
-            )
+        self._put("links", [(options_key, key, json.dumps(links)) for key, links in items])
 
     def get_embeddings(self, model_key: str, text_hashes: Iterable[str]) -> dict[str, np.ndarray]:
         rows = self._lookup("embeddings", "vector", "text_hash", model_key, text_hashes)
@@ -161,14 +164,24 @@ class Store:
 
     def put_embeddings(self, model_key: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         """Store (text_hash, vector) pairs in one transaction."""
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-                [
-                    (model_key, text_hash, np.asarray(vector, dtype=np.float32).tobytes())
-                    for text_hash, vector in items
-                ],
-            )
+        self._put(
+            "embeddings",
+            [
+                (model_key, key, np.asarray(vector, dtype=np.float32).tobytes())
+                for key, vector in items
+            ],
+        )
+
+    def _put(self, table: str, rows: list[tuple]) -> None:
+        """Insert or replace `rows` (three columns) in one transaction; a write the machine
+        refuses (disk full, I/O error) raises StoreError and leaves the cache as it was."""
+        try:
+            with self._db:
+                self._db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)
+        except sqlite3.OperationalError as error:
+            raise StoreError(
+                f"cache {self.path} cannot be written ({error}); it is left as it is"
+            ) from None
 
     def _lookup(
         self, table: str, column: str, key_column: str, scope: str, keys: Iterable[str]

@@ -115,7 +115,7 @@ def running_server(home: Path, config: Path) -> Iterator[str]:
     port = free_port()
     started = server_command("start", home, port, "--config", str(config))
     assert started.returncode == 0, started.stdout + started.stderr
-    pids = [int(path.read_text()) for path in home.glob("*.pid")]
+    pids = [int(path.read_text().split()[0]) for path in home.glob("*.pid")]
     try:
         yield prefect_env(home, port)["PREFECT_API_URL"]
     finally:

@@ -423,6 +423,30 @@ def dropping_model(name: str, data: bytes):
         yield name, data
 
 
+def garbling(suffix: str):
+    """A change that replaces the entry ending in `suffix` with bytes no library can load."""
+
+    def change(name: str, data: bytes):
+        yield name, b"garbage, not a model " * 64 if name.endswith(suffix) else data
+
+    return change
+
+
+def zip_bomb(name: str, data: bytes):
+    yield name, data
+    if name.endswith("metadata.json"):
+        bomb = zipfile.ZipInfo(name.replace("metadata.json", "padding.bin"))
+        bomb.compress_type = zipfile.ZIP_DEFLATED
+        yield bomb, b"\0" * (64 * 2**20)
+
+
+def many_entries(name: str, data: bytes):
+    yield name, data
+    if name.endswith("metadata.json"):
+        for index in range(1001):
+            yield name.replace("metadata.json", f"extra/{index}.txt"), b"x"
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -438,8 +462,28 @@ def dropping_model(name: str, data: bytes):
             "metadata.json needs from_code, to_code, package_version",
         ),
         (replacing_metadata(b"{not json"), "metadata.json is not valid JSON"),
+        (garbling("model.bin"), "ru→en package does not load"),
+        (garbling("sentencepiece.model"), "ru→en package does not load"),
+        (zip_bomb, "(over 100 times: a zip bomb, not model weights)"),
+        (many_entries, "1007 entries, over 1000"),
+        (
+            replacing_metadata(json.dumps({"pad": os.urandom(2**20).hex()}).encode()),
+            "metadata.json is over 1048576 bytes",
+        ),
     ],
-    ids=["dotdot", "absolute", "symlink", "no-model", "metadata-fields", "metadata-json"],
+    ids=[
+        "dotdot",
+        "absolute",
+        "symlink",
+        "no-model",
+        "metadata-fields",
+        "metadata-json",
+        "garbage-model",
+        "garbage-tokenizer",
+        "zip-bomb",
+        "entries",
+        "metadata-size",
+    ],  # fmt: skip
 )
 def test_bad_model_package_is_refused_by_the_cli_and_nothing_is_written(
     tmp_path, tiny_model_files, change, reason
@@ -460,3 +504,62 @@ def test_bad_model_package_is_refused_by_the_cli_and_nothing_is_written(
     assert set(tmp_path.rglob("*")) <= before | {packages}
     assert not packages.exists() or not any(packages.iterdir())
     assert not Path("/tmp/parallax-absolute.txt").exists()
+
+
+def test_a_package_may_not_overwrite_another_language_pairs_folder(tmp_path, tiny_model_files):
+    packages = tmp_path / "packages"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"translate:\n  packages_dir: {packages}\n", encoding="utf-8")
+    installed = parallax(
+        "models", "--config", str(config), "install", "--file", str(tiny_model_files["uk"]),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    (uk_folder,) = [p.name for p in packages.iterdir()]
+    posing = rewrite_package(
+        tiny_model_files["ru"],
+        tmp_path / "posing.argosmodel",
+        lambda name, data: [(uk_folder + "/" + name.split("/", 1)[1], data)],
+    )
+    done = parallax(
+        "models", "--config", str(config), "install", "--file", str(posing), cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert f"its folder '{uk_folder}' would overwrite the installed uk→en package" in done.stderr
+    listed = parallax("models", "--config", str(config), "list", cwd=tmp_path).stdout
+    assert "uk→en" in listed and "ru→en" not in listed
+
+
+def test_an_install_killed_half_way_leaves_no_listed_package(tmp_path, tiny_model_files):
+    from pipeline.translate.packages import STAGING_PREFIX, install_file, installed_packages
+
+    packages = tmp_path / "packages"
+    half = packages / f"{STAGING_PREFIX}killed"
+    with zipfile.ZipFile(tiny_model_files["ru"]) as archive:
+        archive.extractall(half)  # what a kill after extraction, before the rename, leaves
+    assert installed_packages(packages) == []
+    install_file(tiny_model_files["uk"], packages)
+    assert [(p.from_code, p.to_code) for p in installed_packages(packages)] == [("uk", "en")]
+    assert not half.exists()  # the next install clears what the killed one left
+
+
+def test_a_package_damaged_after_install_skips_its_language_and_the_run_completes(
+    tmp_path, tiny_model_files
+):
+    from pipeline.translate.packages import install_file
+
+    packages = tmp_path / "packages"
+    package = install_file(tiny_model_files["ru"], packages)
+    (Path(package.package_path) / "model" / "model.bin").write_bytes(b"damaged on disk " * 64)
+    write(tmp_path, "in/ru.txt", RUSSIAN)
+    write(tmp_path, "in/en.txt", ENGLISH)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"translate:\n  packages_dir: {packages}\n", encoding="utf-8")
+    done = parallax("run", "--input", "in", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "the ru→en package in" in done.stderr and "its sentences are skipped" in done.stderr
+    assert "skipped 2 ru sentences" in done.stdout
+    rows = read_csv(tmp_path / "outputs" / "latest" / "sentences.csv")
+    assert {(r["lang"], r["english_origin"]) for r in rows} == {
+        ("en", "original"), ("ru", "skipped"),
+    }  # fmt: skip

@@ -296,3 +296,30 @@ def test_online_install_without_network_names_the_offline_command(tmp_path):
     assert "cannot reach the Argos package index" in done.stderr
     assert "parallax models install --file PATH.argosmodel" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_malformed_translation_memory_fails_before_any_work(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    (tmp_path / "bad.tsv").write_text("one column only\n", encoding="utf-8")
+    done = parallax("run", "--input", "in", "--tm", "bad.tsv", tmp_path=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("parallax: bad.tsv:1: expected two columns")
+    assert "finished in" not in done.stderr  # not even ingest ran
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "data").exists()
+
+
+def test_a_link_planted_as_the_lock_file_is_refused_and_its_target_kept(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    (tmp_path / "precious.txt").write_text("keep me\n", encoding="utf-8")
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / ".parallax.lock").symlink_to(tmp_path / "precious.txt")
+    done = parallax("run", "--input", "in", tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "parallax: outputs/.parallax.lock is a symbolic link, not the run's lock file; "
+        "remove it and run again"
+    )
+    assert (tmp_path / "precious.txt").read_text(encoding="utf-8") == "keep me\n"

@@ -41,6 +41,20 @@ def test_yaml_values_override_defaults_and_are_typed(tmp_path):
         ("langid:\n  languages: []\n", "langid.languages: expected a non-empty list"),
         ("align: 3\n", "align: expected a mapping"),
         (
+            "translate:\n  inter_threads: 100000\n",
+            "translate.inter_threads: expected an integer from 1 to",
+        ),
+        (
+            "translate:\n  intra_threads: 100000\n",
+            "translate.intra_threads: expected an integer from 0",
+        ),
+        (
+            "langid:\n  languages: [en, xx]\n",
+            "langid.languages: expected a non-empty list of language codes the detector knows",
+        ),
+        ("langid:\n  languages: [EN]\n", "langid.languages: expected a non-empty list"),
+        ("embed:\n  device: meta\n", "embed.device: expected a torch device"),
+        (
             "schedule:\n  interval_seconds: 0\n",
             "schedule.interval_seconds: expected an integer >= 1",
         ),
@@ -67,3 +81,16 @@ def test_overrides_win_over_the_file_and_are_validated(tmp_path):
     assert load_config(path, {"segment": {"mode": "lines"}}).segment.mode == "lines"
     with pytest.raises(ConfigError, match="segment.mode"):
         load_config(path, {"segment": {"mode": "paragraphs"}})
+
+
+def test_a_yaml_alias_bomb_is_named_by_its_key_not_printed(tmp_path):
+    """352 bytes of nested aliases stand for 9**9 strings; the error must not print them."""
+    layers = ["&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, 9):
+        layers.append(f"&l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    bomb = "translate:\n  beam_size: [" + ", ".join(layers) + "]\n"
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, bomb))
+    message = str(raised.value)
+    assert message.startswith("translate.beam_size: expected an integer, got [")
+    assert len(message) < 200

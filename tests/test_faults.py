@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.store import Store
+
 PARALLAX = Path(sys.executable).parent / "parallax"
 CSV_FILES = ("sentences.csv", "alignments.csv", "statements.csv", "coverage.csv", "unique.csv",
              "rejects.csv")  # fmt: skip
@@ -298,6 +300,35 @@ def test_disk_full_while_writing_outputs_exits_1_and_keeps_previous_latest(
     assert sorted(path.name for path in small_tmpfs.iterdir()) == sorted(
         [previous.name, "latest", ".filler", ".parallax.lock"]
     )
+
+
+def test_cache_on_a_full_disk_is_left_alone_and_the_run_fails_with_one_line(world, small_tmpfs):
+    """A write the disk refuses is not damage: the healthy cache is neither renamed nor
+    rebuilt, and the run stops with one line."""
+    (world["root"] / "cache-full").mkdir()
+    (world["root"] / "cache-full" / "cache").symlink_to(small_tmpfs, target_is_directory=True)
+    with contextlib.closing(Store(small_tmpfs)) as store:
+        store.put_translations("earlier-model", [("hash", "Kept from an earlier run.")])
+    info = os.statvfs(small_tmpfs)
+    (small_tmpfs / ".filler").write_bytes(b"\0" * (info.f_bavail * info.f_frsize))
+
+    done = subprocess.run(
+        command(world, "cache-full"), capture_output=True, text=True, env=environment(world),
+        timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    (line,) = [e for e in done.stderr.splitlines() if e.startswith("parallax:")]
+    cache = world["root"] / "cache-full" / "cache" / "cache.sqlite3"
+    assert line.startswith(f"parallax: cache {cache} cannot be ")  # opened or written
+    assert line.endswith("; it is left as it is")
+    assert "Traceback" not in done.stderr
+    assert not list(small_tmpfs.glob("*.corrupt-*"))
+    (small_tmpfs / ".filler").unlink()
+    with contextlib.closing(Store(small_tmpfs)) as store:
+        assert store.get_translations("earlier-model", ["hash"]) == {
+            "hash": "Kept from an earlier run."
+        }
 
 
 def test_disk_full_through_the_cli_in_process_exits_1_with_one_line(

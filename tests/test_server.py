@@ -165,3 +165,21 @@ def test_ui_in_headless_chromium_shows_the_flow_run_and_its_summary(served_run, 
         print(f"screenshot: {screenshot}")
     finally:
         driver.quit()
+
+
+def test_stop_never_signals_a_process_it_did_not_start(tmp_path):
+    """A forged pid file (or one whose pid was reused) names a process of someone else."""
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / "serve.pid").write_text(f"{bystander.pid}\n", encoding="utf-8")  # no start time
+        (home / "server.pid").write_text(f"{bystander.pid} 1\n", encoding="utf-8")  # wrong one
+        stopped = server_command("stop", home, free_port())
+        assert stopped.returncode == 0 and stopped.stdout.strip() == "nothing was running"
+        assert stopped.stderr.count("does not name a process that `make serve` started") == 2
+        assert bystander.poll() is None
+        assert not list(home.glob("*.pid"))
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -8,6 +8,7 @@ otherwise the sentence is kept, marked `skipped`, and reported with the command 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from pipeline.translate.memory import TranslationMemory, normalise
 from pipeline.translate.packages import default_packages_dir, find_package, install_command
 
 Progress = Callable[[str, int], Callable[[int], None]]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,7 +79,11 @@ def translate_sentences(
     target: str = "en",
     progress: Progress | None = None,
 ) -> tuple[list[Sentence], TranslateReport]:
-    """Fill `english` and `english_origin` on every sentence; never drops one."""
+    """Fill `english` and `english_origin` on every sentence; never drops one.
+
+    A package that fails (a damaged model or tokenizer) leaves its language's sentences
+    `skipped` and reported as missing, like a package that is not installed.
+    """
     report = TranslateReport()
     english_of: dict[int, tuple[str, str]] = {}
     pending: dict[str, dict[str, list[int]]] = {}  # lang -> normalised text -> sentence indices
@@ -92,13 +99,25 @@ def translate_sentences(
         else:
             english_of[index] = ("", "skipped")
 
+    failed: set[str] = set()
     for lang, by_text in pending.items():
         translator = translators[lang]
+        try:
+            translations = _translate_cached(translator, list(by_text), store, report, progress)
+        except Exception as error:  # a damaged package costs its language, not the run
+            log.warning(
+                "the %s→%s package in %s fails (%r): its sentences are skipped; install it again",
+                lang, target, translator.package.package_path, error,
+            )  # fmt: skip
+            failed.add(lang)
+            for indices in by_text.values():
+                english_of.update((index, ("", "skipped")) for index in indices)
+            continue
         report.packages[lang] = translator.cache_key
-        translations = _translate_cached(translator, list(by_text), store, report, progress)
         for text, english in translations.items():
             for index in by_text[text]:
                 english_of[index] = (english, "mt")
+    working = {lang: t for lang, t in translators.items() if lang not in failed}
 
     other = sum(
         1
@@ -107,7 +126,7 @@ def translate_sentences(
     )
     unsupported = [MissingModel(OTHER, other, "")] if other else []
     report.missing = sorted(
-        missing_models(sentences, memory, translators, target) + unsupported, key=lambda m: m.lang
+        missing_models(sentences, memory, working, target) + unsupported, key=lambda m: m.lang
     )
     translated = []
     for index, sentence in enumerate(sentences):

@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -24,6 +25,13 @@ from argostranslate import settings as argos_settings
 
 INDEX_TIMEOUT_SECONDS = 20
 REQUIRED_METADATA = ("from_code", "to_code", "package_version")
+# Limits checked on the archive's directory before anything is extracted. Argos's released
+# packages hold about ten entries and 100-300 MB of weights, which barely compress.
+MAX_ENTRIES = 1000
+MAX_UNPACKED_BYTES = 4 * 2**30
+MAX_METADATA_BYTES = 2**20
+MAX_COMPRESSION_RATIO = 100  # a zip bomb's is in the thousands
+STAGING_PREFIX = ".installing-"  # hidden: never listed as installed
 
 
 class PackageError(RuntimeError):
@@ -87,7 +95,9 @@ def check_archive(path: Path) -> dict:
     """Refuse an archive that is not a well-formed Argos package; returns its metadata.
 
     Checked before anything is extracted: one top-level folder, no absolute or `..` paths, no
-    symlinks, metadata.json with the language codes, a CTranslate2 model and a tokenizer.
+    symlinks, metadata.json with the language codes, a CTranslate2 model and a tokenizer; and
+    bounds on entries, unpacked size, compression ratio and metadata size (zip bombs), as the
+    archive's directory declares them (extraction stops at the declared sizes).
     """
     if not path.is_file():
         raise PackageError(f"{path}: no such file")
@@ -95,6 +105,7 @@ def check_archive(path: Path) -> dict:
         raise PackageError(f"{path}: not an Argos package (not a zip archive)")
     with zipfile.ZipFile(path) as archive:
         members = archive.infolist()
+        _check_sizes(path, members)
         names = []
         for member in members:
             name = PurePosixPath(member.filename)
@@ -117,6 +128,8 @@ def check_archive(path: Path) -> dict:
                 raise PackageError(f"{path}: refused: {required} is missing")
         if not {f"{top}/sentencepiece.model", f"{top}/bpe.model"} & present:
             raise PackageError(f"{path}: refused: no tokenizer (sentencepiece.model or bpe.model)")
+        if archive.getinfo(f"{top}/metadata.json").file_size > MAX_METADATA_BYTES:
+            raise PackageError(f"{path}: refused: metadata.json is over {MAX_METADATA_BYTES} bytes")
         try:
             metadata = json.loads(archive.read(f"{top}/metadata.json"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -127,15 +140,75 @@ def check_archive(path: Path) -> dict:
         not isinstance(metadata.get(key), str) or not metadata[key] for key in REQUIRED_METADATA
     ):
         raise PackageError(f"{path}: refused: metadata.json needs {', '.join(REQUIRED_METADATA)}")
-    return metadata
+    return {**metadata, "folder": top}
+
+
+def _check_sizes(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    unpacked = sum(member.file_size for member in members)
+    packed = sum(member.compress_size for member in members)
+    if len(members) > MAX_ENTRIES:
+        raise PackageError(f"{path}: refused: {len(members)} entries, over {MAX_ENTRIES}")
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise PackageError(
+            f"{path}: refused: unpacks to {unpacked} bytes, over {MAX_UNPACKED_BYTES}"
+        )
+    if unpacked > MAX_COMPRESSION_RATIO * max(packed, 1) and unpacked > 2**20:
+        raise PackageError(
+            f"{path}: refused: unpacks to {unpacked} bytes from {packed} "
+            f"(over {MAX_COMPRESSION_RATIO} times: a zip bomb, not model weights)"
+        )
+
+
+def check_loads(package: argos_package.Package) -> None:
+    """Raise PackageError unless the package's tokenizer and model load and translate one
+    sentence: a package with a garbage `model.bin` or tokenizer is never called installed."""
+    from pipeline.config import TranslateConfig
+    from pipeline.translate.argos import ArgosTranslator, DecodingOptions
+
+    options = DecodingOptions.from_config(
+        TranslateConfig(beam_size=1, max_decoding_length=8, inter_threads=1, intra_threads=1)
+    )
+    try:
+        ArgosTranslator(package, options).translate(["Test."])
+    except Exception as error:  # whatever CTranslate2 or SentencePiece raise on a bad file
+        raise PackageError(
+            f"{package.from_code}→{package.to_code} package does not load: {error!r:.200}"
+        ) from None
 
 
 def install_file(path: Path, packages_dir: Path) -> argos_package.Package:
-    """Install a local `.argosmodel` file with argostranslate's own installer."""
+    """Install a local `.argosmodel` file with argostranslate's own installer.
+
+    The archive is checked (check_archive), extracted into a hidden staging folder, loaded and
+    tried on one sentence (check_loads), and only then renamed into `packages_dir`, replacing
+    an older version of the same language pair. An install that fails or is killed half-way
+    leaves no package that is listed. Raises PackageError.
+    """
     metadata = check_archive(path)
+    folder = packages_dir / metadata["folder"]
+    if (folder / "metadata.json").is_file():
+        present = argos_package.Package(folder)
+        if (present.from_code, present.to_code) != (metadata["from_code"], metadata["to_code"]):
+            raise PackageError(
+                f"{path}: refused: its folder {metadata['folder']!r} would overwrite the "
+                f"installed {present.from_code}→{present.to_code} package"
+            )
     packages_dir.mkdir(parents=True, exist_ok=True)
-    with _extracting_into(packages_dir):
-        argos_package.install_from_path(path)
+    for stale in packages_dir.glob(f"{STAGING_PREFIX}*"):  # left by a killed install
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=packages_dir))
+    try:
+        with _extracting_into(staging):
+            argos_package.install_from_path(path)
+        try:
+            check_loads(argos_package.Package(staging / metadata["folder"]))
+        except PackageError as error:
+            raise PackageError(f"{path}: refused: {error}") from None
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging / metadata["folder"], folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     installed = find_package(packages_dir, metadata["from_code"], metadata["to_code"])
     if installed is None:
         raise PackageError(f"{path}: extracted, but no package was found in {packages_dir}")
