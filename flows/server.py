@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from pipeline.config import PROJECT_ROOT, SCHEDULED_CONFIG, ConfigError, load_config
+from pipeline.embed_server import answers
 
 DEFAULT_HOME = PROJECT_ROOT / ".prefect"
 DEFAULT_PORT = 4200
@@ -113,17 +114,23 @@ def start(
         socket_path = load_config(config).embed.server_socket
     except ConfigError as error:
         raise ServerError(f"config error: {error}") from None
-    home.mkdir(parents=True, exist_ok=True)
     running = [name for name in PROCESSES if _alive(home, name)]
     if running:
         raise ServerError(
-            f"already running in {home} ({', '.join(running)}); run `make stop` first"
+            f"already running in {home} ({', '.join(running)}); "
+            f"run `make stop PREFECT_HOME={home}` first"
         )
     busy = port_in_use(port)
     if busy:
         raise ServerError(
             f"port {port} on 127.0.0.1 is not free ({busy}); choose another: make serve PORT=..."
         )
+    if socket_path is not None and answers(socket_path):
+        raise ServerError(
+            f"an embedding server of another `make serve` listens on {socket_path} "
+            f"(embed.server_socket in {config}); give this one a config with its own socket"
+        )
+    home.mkdir(parents=True, exist_ok=True)
     env = prefect_env(home, port)
     prefect = str(Path(sys.executable).with_name("prefect"))
     server = _spawn(
@@ -200,11 +207,17 @@ def stop(home: Path = DEFAULT_HOME) -> tuple[list[str], list[str]]:
     return stopped, refused
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
+    return int(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.server")
     parser.add_argument("action", choices=("start", "stop"))
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="PREFECT_HOME folder")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT)
     parser.add_argument(
         "--config", type=Path, default=SCHEDULED_CONFIG, help="config of the scheduled runs"
     )

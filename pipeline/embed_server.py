@@ -37,6 +37,8 @@ class _EncodeRequest(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         embedder = self.server.embedder
+        if not self.request.recv(1, socket.MSG_PEEK):
+            return  # closed without a byte: a probe for a live server (answers()), not a request
         try:
             request = receive_message(self.request)
         except (OSError, ValueError) as error:
@@ -62,7 +64,7 @@ class EmbedServer(socketserver.UnixStreamServer):
         self.embedder = embedder
         self.path = path
         if path.exists() or path.is_symlink():
-            if _answers(path):
+            if answers(path):
                 raise RuntimeError(f"an embedding server is already listening on {path}")
             path.unlink()  # left by a server that was killed
         embedder.encode_chunk(["The model is loaded before the socket opens."])
@@ -78,7 +80,8 @@ class EmbedServer(socketserver.UnixStreamServer):
         self.path.unlink(missing_ok=True)
 
 
-def _answers(path: Path) -> bool:
+def answers(path: Path) -> bool:
+    """Whether an embedding server listens on the socket `path`."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
             probe.connect(str(path))

@@ -183,3 +183,28 @@ def test_stop_never_signals_a_process_it_did_not_start(tmp_path):
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_second_instance_on_a_live_embedding_socket_is_refused(tmp_path):
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    config = scheduled_config_for_test(work, home)
+    home.mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:  # another instance's
+        other.bind(str(home / "embedder.sock"))
+        other.listen()
+        started = server_command("start", home, free_port(), "--config", str(config))
+    assert started.returncode == 1
+    (line,) = started.stderr.strip().splitlines()
+    assert f"an embedding server of another `make serve` listens on {home}" in line
+    assert not list(home.glob("*.pid"))
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "http"])
+def test_a_port_that_is_no_port_is_a_usage_error(tmp_path, port):
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.server", "start", "--home", str(tmp_path), "--port", port],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith(f"'{port}' is not a TCP port (1 to 65535)")
