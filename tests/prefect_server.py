@@ -114,11 +114,11 @@ def running_server(home: Path, config: Path) -> Iterator[str]:
     """
     port = free_port()
     started = server_command("start", home, port, "--config", str(config))
-    assert started.returncode == 0, started.stdout + started.stderr
     pids = [int(path.read_text().split()[0]) for path in home.glob("*.pid")]
     try:
+        assert started.returncode == 0, started.stdout + started.stderr
         yield prefect_env(home, port)["PREFECT_API_URL"]
-    finally:
+    finally:  # whatever failed above, nothing outlives the test
         stopped = server_command("stop", home, port)
         assert stopped.returncode == 0, stopped.stderr
         assert not [pid for pid in pids if group_alive(pid)], "a server process outlived `stop`"
