@@ -12,14 +12,17 @@ exiting) fails at once with one line, and stops what it started.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import PROJECT_ROOT, SCHEDULED_CONFIG, ConfigError, load_config
 from pipeline.embed_server import answers
@@ -29,6 +32,7 @@ DEFAULT_PORT = 4200
 START_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 20
 PROCESSES = ("server", "embedder", "serve")
+DEPLOYMENT = "align-articles/scheduled"
 # How each is asked to stop. The runner takes SIGINT: Prefect 3.8.8's SIGTERM handler calls an
 # async stop() without awaiting it, which leaves a RuntimeWarning in serve.log at every stop.
 STOP_SIGNALS = {"serve": signal.SIGINT}
@@ -87,6 +91,45 @@ def wait_until_healthy(
     raise ServerError(f"the Prefect API at {api_url} did not answer within {timeout:.0f} s")
 
 
+def api_request(api_url: str, method: str, path: str, body: dict | None = None) -> Any:
+    """One call to the Prefect REST API at `api_url`; the JSON it answers, or None."""
+    request = urllib.request.Request(
+        f"{api_url}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = response.read()
+    return json.loads(payload) if payload else None
+
+
+def crash_orphaned_runs(api_url: str) -> list[str]:
+    """Mark crashed the runs of align-articles/scheduled that a stopped server left running.
+
+    Called after the server starts and before the runner does, so no run of the deployment
+    can be running then: one that says so was cut off (runner killed, machine restarted), and
+    would hold the deployment's only concurrency slot for good. The state change to Crashed
+    releases the slot (Prefect's ReleaseFlowConcurrencySlots). Returns the runs' names.
+    """
+    try:
+        deployment = api_request(api_url, "GET", f"/deployments/name/{DEPLOYMENT}")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:  # first start: nothing registered yet
+            return []
+        raise
+    unfinished = {"type": {"any_": ["RUNNING", "PENDING", "CANCELLING"]}}
+    runs = api_request(
+        api_url, "POST", "/flow_runs/filter",
+        {"flow_runs": {"deployment_id": {"any_": [deployment["id"]]}, "state": unfinished}},
+    )  # fmt: skip
+    message = "Crashed: the server and runner stopped while this run was in progress"
+    for run in runs:
+        state = {"type": "CRASHED", "name": "Crashed", "message": message}
+        api_request(api_url, "POST", f"/flow_runs/{run['id']}/set_state", {"state": state})
+    return [run["name"] for run in runs]
+
+
 def _last_line(log: Path) -> str:
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
     return next((line for line in reversed(lines) if line), "(its log is empty)")
@@ -104,8 +147,9 @@ def _spawn(name: str, command: list[str], home: Path, env: dict[str, str]) -> su
 
 def start(
     home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, config: Path = SCHEDULED_CONFIG
-) -> str:
-    """Start the server, the embedding server and the deployment runner; returns the UI address.
+) -> tuple[str, list[str]]:
+    """Start the server, the embedding server and the deployment runner; returns the UI
+    address and the names of runs marked crashed (crash_orphaned_runs).
 
     Raises ServerError (one line) when something runs already in `home`, the port is taken,
     or the server exits or does not answer; what was started is stopped again.
@@ -144,12 +188,13 @@ def start(
     except ServerError:
         stop(home)
         raise
+    crashed = crash_orphaned_runs(env["PREFECT_API_URL"])
     configured = ["--config", str(config)]
     if socket_path is not None:
         # Runs find the embedding server once it has loaded the model; until then they load it.
         _spawn("embedder", [sys.executable, "-m", "pipeline.embed_server", *configured], home, env)
     _spawn("serve", [sys.executable, "-m", "flows.serve", *configured], home, env)
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", crashed
 
 
 def _start_time(pid: int) -> str | None:
@@ -224,10 +269,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.action == "start":
         try:
-            url = start(args.home, args.port, args.config)
+            url, crashed = start(args.home, args.port, args.config)
         except ServerError as error:
             print(f"serve: {error}", file=sys.stderr)
             return 1
+        for name in crashed:
+            print(f"marked run {name!r} crashed: it was running when the server stopped")
         print(f"Prefect UI: {url}  (deployment align-articles/scheduled; logs in {args.home})")
     else:
         stopped, refused = stop(args.home)

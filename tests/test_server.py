@@ -3,8 +3,11 @@ the demo's translation memory triggered through the REST API, its artifacts, log
 UI in a real headless Chromium, then `stop` with clean logs."""
 
 import csv
+import fcntl
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -208,3 +211,40 @@ def test_a_port_that_is_no_port_is_a_usage_error(tmp_path, port):
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].endswith(f"'{port}' is not a TCP port (1 to 65535)")
+
+
+def test_a_run_cut_off_by_a_crash_is_marked_crashed_on_the_next_start(tmp_path):
+    """The runner dies mid-run (SIGKILL, as in a crash): on the next start the run is marked
+    crashed, its concurrency slot is released, and a new run completes."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    config = scheduled_config_for_test(work, home)
+    out = work / "out"
+    out.mkdir()
+    parameters = {"input_dir": str(SAMPLE / "articles"), "output_dir": str(out),
+                  "tm_files": ["data/sample/tm.tsv"]}  # fmt: skip
+    with (out / ".parallax.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the run waits for it, RUNNING
+        with running_server(home, config, expected=("another run is writing",)) as base:
+            scheduled = wait_for("the deployment", lambda: deployment(base), 90)
+            cut_off = api(base, "POST", f"/deployments/{scheduled['id']}/create_flow_run",
+                          {"parameters": parameters})  # fmt: skip
+            wait_for("the run to start", lambda: _state(base, cut_off["id"]) == "RUNNING", 120)
+            os.killpg(int((home / "serve.pid").read_text().split()[0]), signal.SIGKILL)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # Logs go on in the same home. Marking the run crashed makes Prefect warn that the run's
+    # concurrency lease, held in the stopped server's memory, is gone.
+    expected = ("another run is writing", "not found during release")
+    with running_server(home, config, expected) as base:
+        crashed = api(base, "GET", f"/flow_runs/{cut_off['id']}")
+        assert crashed["state"]["type"] == "CRASHED"
+        assert "stopped while this run was in progress" in crashed["state"]["message"]
+        again = api(base, "POST", f"/deployments/{scheduled['id']}/create_flow_run",
+                    {"parameters": parameters})  # fmt: skip
+        final = wait_for("the new run to finish", lambda: _finished(base, again["id"]), 240)
+    assert final["state"]["type"] == "COMPLETED"
+
+
+def _state(base: str, flow_run_id: str) -> str:
+    return api(base, "GET", f"/flow_runs/{flow_run_id}")["state"]["type"]
