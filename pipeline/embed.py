@@ -159,8 +159,11 @@ def send_message(connection: socket.socket, header: dict[str, Any], payload: byt
     connection.sendall(_LENGTH.pack(len(body)) + body + payload)
 
 
-def receive_message(connection: socket.socket) -> dict[str, Any]:
+def receive_message(connection: socket.socket, max_bytes: int | None = None) -> dict[str, Any]:
+    """One JSON message; ValueError for one over `max_bytes`, before its body is read."""
     (size,) = _LENGTH.unpack(receive_exactly(connection, _LENGTH.size))
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(f"a message of {size} bytes, over the limit of {max_bytes}")
     message = json.loads(receive_exactly(connection, size))
     if not isinstance(message, dict):
         raise ValueError("expected a JSON object")

@@ -10,7 +10,10 @@ vectors are the same.
 
     python -m pipeline.embed_server [--config config/scheduled.yaml]
 
-One request per connection, over a Unix socket that only its owner can open.
+One request per connection, over a Unix socket that only its owner can open. Connections are
+served each in its own thread, so a client that connects and stays silent holds up no other;
+each request must arrive within REQUEST_TIMEOUT_SECONDS and hold at most one client chunk of
+texts (CHUNK_SENTENCES), so no request keeps the model busy for long after its client left.
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ import signal
 import socket
 import socketserver
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.config import SCHEDULED_CONFIG, ConfigError, load_config
-from pipeline.embed import Embedder, EmbedError, receive_message, send_message
+from pipeline.embed import CHUNK_SENTENCES, Embedder, EmbedError, receive_message, send_message
 
 log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_SECONDS = 10
+# A chunk of CHUNK_SENTENCES texts of the longest sentence (600 characters, 4 UTF-8 bytes
+# each at most), with room for the JSON around them.
+MAX_REQUEST_BYTES = 2 * CHUNK_SENTENCES * 600 * 4
 
 
 class _EncodeRequest(socketserver.BaseRequestHandler):
@@ -37,10 +46,11 @@ class _EncodeRequest(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         embedder = self.server.embedder
-        if not self.request.recv(1, socket.MSG_PEEK):
-            return  # closed without a byte: a probe for a live server (answers()), not a request
+        self.request.settimeout(REQUEST_TIMEOUT_SECONDS)
         try:
-            request = receive_message(self.request)
+            if not self.request.recv(1, socket.MSG_PEEK):
+                return  # closed without a byte: a probe for a live server (answers())
+            request = receive_message(self.request, MAX_REQUEST_BYTES)
         except (OSError, ValueError) as error:
             log.warning("unreadable request: %s", error)
             return
@@ -49,19 +59,26 @@ class _EncodeRequest(socketserver.BaseRequestHandler):
             error = f"this server embeds with {embedder.settings}, not {request.get('settings')}"
         elif not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             error = "texts: expected a list of strings"
+        elif len(texts) > CHUNK_SENTENCES:
+            error = f"texts: at most {CHUNK_SENTENCES} a request, got {len(texts)}"
         else:
-            vectors = np.ascontiguousarray(embedder.encode_chunk(texts), dtype=np.float32)
+            with self.server.model_lock:  # one encode at a time: the model uses every core
+                vectors = embedder.encode_chunk(texts)
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             header = {"rows": vectors.shape[0], "dimension": vectors.shape[1]}
             send_message(self.request, header, vectors.tobytes())
             return
         send_message(self.request, {"error": error})
 
 
-class EmbedServer(socketserver.UnixStreamServer):
+class EmbedServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """Serves `embedder`'s vectors on `path`; the model is loaded before the first request."""
+
+    daemon_threads = True  # a connection left hanging never keeps the process from stopping
 
     def __init__(self, path: Path, embedder: Embedder):
         self.embedder = embedder
+        self.model_lock = threading.Lock()
         self.path = path
         if path.exists() or path.is_symlink():
             if answers(path):

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -127,3 +128,36 @@ def test_the_command_serves_the_same_vectors_from_its_own_process_and_stops_clea
     assert not path.exists()
     log = process.stderr.read()
     assert not PROBLEM.search(log), f"the embedding server's log holds an error:\n{log}"
+
+
+def test_a_silent_client_holds_up_no_other_request(served):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.connect(str(served.server_socket))  # connects, sends nothing
+        started = time.monotonic()
+        vectors = Embedder(served).encode(TEXTS[:1])
+        assert time.monotonic() - started < embed_server.REQUEST_TIMEOUT_SECONDS
+    assert vectors.shape == (1, 384)
+
+
+@pytest.mark.parametrize(
+    ("texts", "reply"),
+    [
+        ([""] * 1_000_000, "texts: at most 1024 a request, got 1000000"),
+        (["x" * 100] * 100_000, None),  # over the byte limit: closed before the body is read
+    ],
+)
+def test_an_oversized_request_is_refused_at_once(served, texts, reply):
+    from pipeline.embed import receive_message, send_message
+
+    started = time.monotonic()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(30)
+        client.connect(str(served.server_socket))
+        settings = Embedder(served).settings
+        try:
+            send_message(client, {"settings": settings, "texts": texts})
+            answer = receive_message(client)
+        except (ConnectionError, BrokenPipeError, struct.error):
+            answer = None
+    assert (answer or {}).get("error") == reply
+    assert time.monotonic() - started < 10
