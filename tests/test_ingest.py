@@ -453,14 +453,14 @@ def test_file_over_the_size_limit_is_rejected_with_size_and_limit(tmp_path):
 def test_file_that_cannot_be_opened_is_rejected_and_walk_continues(tmp_path, monkeypatch):
     write(tmp_path, "a.txt", ENGLISH)
     write(tmp_path, "b.txt", ENGLISH)
-    real_open = Path.open
+    real_open = os.open
 
-    def deny_a(path: Path, *args, **kwargs):
-        if path.name == "a.txt":
+    def deny_a(path, *args, **kwargs):
+        if Path(path).name == "a.txt":
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", deny_a)
+    monkeypatch.setattr(os, "open", deny_a)
 
     articles, rejects = corpus(tmp_path)
 
@@ -490,3 +490,33 @@ def test_seed_pages_are_five_articles_named_by_file(seeds_dir):
 def test_missing_input_dir_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         list(read_corpus(tmp_path / "absent"))
+
+
+@pytest.mark.parametrize("swapped", ["file", "folder"])
+def test_a_path_swapped_for_a_link_after_the_check_is_not_read(tmp_path, monkeypatch, swapped):
+    """The check-then-open race: the walk checks where a path leads, then the file is opened.
+    Here the file, or a folder above it, is a link out of the input that the walk's check did
+    not see (it is made to see the paths as they were before a swap); what is opened is
+    checked again, so the secret is never read."""
+    write(tmp_path, "outside/secret.txt", "A secret that must never be read.")
+    root = tmp_path / "in"
+    write(root, "a.txt", "The river is calm today.")
+    if swapped == "file":
+        (root / "b.txt").symlink_to(tmp_path / "outside" / "secret.txt")
+        unseen = {root / "b.txt"}
+    else:
+        (root / "sub").symlink_to(tmp_path / "outside", target_is_directory=True)
+        unseen = {root / "sub", root / "sub" / "secret.txt"}
+    real_resolve = Path.resolve
+
+    def resolve_as_before_the_swap(self, strict=False):
+        return self if self in unseen else real_resolve(self, strict=strict)
+
+    monkeypatch.setattr(Path, "resolve", resolve_as_before_the_swap)
+    articles, rejects = corpus(root)
+    assert list(articles) == ["a.txt"]
+    reason = {
+        "file": ("b.txt", "changed into a symbolic link while read"),
+        "folder": ("sub/secret.txt", "symbolic link points outside the input directory"),
+    }[swapped]
+    assert rejects == dict([reason])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import re
@@ -119,23 +120,43 @@ def _walk(
         if target.is_dir():
             yield from _walk(root, path, relative / name, seen, limits)
         else:
-            yield from _read_file(path, entry_id, limits)
+            yield from _read_file(root, target, entry_id, limits)
 
 
-def _read_file(path: Path, article_id: str, limits: _Limits) -> list[Article | Reject]:
-    suffix = path.suffix.lower()
+def _read_file(
+    root: Path, target: Path, article_id: str, limits: _Limits
+) -> list[Article | Reject]:
+    """Read the resolved file `target`. It is opened once, without following a link, and what
+    was opened is checked again to be a regular file under `root`: a path swapped for a link
+    between the walk's check and this read cannot make it read a file outside the input."""
+    suffix = target.suffix.lower()
     reader = READERS.get(suffix)
     if reader is None:
         shown = f"'{suffix}'" if suffix else "(no suffix)"
         return [Reject(input=article_id, reason=f"unsupported file type {shown}")]
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            return [Reject(input=article_id, reason="not a regular file")]
-        if info.st_size > limits.file_bytes:
-            return [Reject(input=article_id, reason=_too_large(info.st_size, limits.file_bytes))]
-        with path.open("rb") as file:
-            # Read one byte past the limit, in case the file grew since stat().
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return [Reject(input=article_id, reason="changed into a symbolic link while read")]
+        return [Reject(input=article_id, reason=f"cannot read file: {error.strerror or error}")]
+    try:
+        with open(fd, "rb") as file:
+            opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            if not opened.is_relative_to(root):
+                return [
+                    Reject(
+                        input=article_id, reason="symbolic link points outside the input directory"
+                    )
+                ]
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return [Reject(input=article_id, reason="not a regular file")]
+            if info.st_size > limits.file_bytes:
+                return [
+                    Reject(input=article_id, reason=_too_large(info.st_size, limits.file_bytes))
+                ]
+            # Read one byte past the limit, in case the file grew since fstat().
             data = file.read(limits.file_bytes + 1)
         if len(data) > limits.file_bytes:
             return [Reject(input=article_id, reason=_too_large(len(data), limits.file_bytes))]
