@@ -69,21 +69,25 @@ class Corpus:
             ) from None
 
     def close(self) -> None:
+        """Close the registry; what update() recorded since the last commit() is dropped."""
         self._db.close()
 
+    def commit(self) -> None:
+        self._db.commit()
+
     def update(self, articles: list[Article]) -> CorpusChange:
-        """Record `articles`; an id seen before with other content is replaced."""
+        """Record `articles` (an id seen before with other content is replaced), uncommitted:
+        articles() sees them at once, the file once commit() is called."""
         known = dict(self._db.execute("SELECT id, content_hash FROM articles"))
         new = sum(1 for a in articles if a.id not in known)
         changed = sum(1 for a in articles if a.id in known and known[a.id] != a.content_hash)
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (a.id, a.content_hash, a.source, a.title, a.url, a.published, a.text)
-                    for a in articles
-                ],
-            )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (a.id, a.content_hash, a.source, a.title, a.url, a.published, a.text)
+                for a in articles
+            ],
+        )
         return CorpusChange(new=new, changed=changed, unchanged=len(articles) - new - changed)
 
     def articles(self) -> list[Article]:

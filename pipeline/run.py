@@ -320,13 +320,17 @@ def run(
     articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
     if not articles and not (config.corpus.accumulate and Corpus.exists(output_dir)):
         return _nothing_read(rejects, seconds)
-    with output_lock(output_dir), contextlib.closing(Store(config.paths.cache_dir)) as store:
+    with contextlib.ExitStack() as held:
+        held.enter_context(output_lock(output_dir))
+        store = held.enter_context(contextlib.closing(Store(config.paths.cache_dir)))
         started = datetime.now(UTC)  # once this run holds the output folder
-        corpus_counts = {}
+        corpus, corpus_counts = None, {}
         if config.corpus.accumulate:
-            with contextlib.closing(Corpus(output_dir)) as corpus:
-                change = corpus.update(articles)
-                articles = corpus.articles()
+            # What this run adds to the registry is committed only with its outputs: an input
+            # that stalls or kills a run leaves no trace, and is not read again once removed.
+            corpus = held.enter_context(contextlib.closing(Corpus(output_dir)))
+            change = corpus.update(articles)
+            articles = corpus.articles()
             corpus_counts = {f"articles_{k}": v for k, v in dataclasses.asdict(change).items()}
             if not articles:
                 return _nothing_read(rejects, seconds)
@@ -399,6 +403,8 @@ def run(
             rejects,
             run_info,
         )
+        if corpus is not None:
+            corpus.commit()
     return RunResult(run_id, run_dir, counts, report.missing, seconds, alignments, rejects)
 
 

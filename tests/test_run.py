@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import break_segmentation
 
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.run import RunError, run
 from pipeline.translate.argos import ArgosTranslator
 from pipeline.translate.packages import install_command
@@ -332,3 +332,24 @@ def test_unreadable_corpus_registry_is_refused_and_left_in_place(tmp_path):
     with pytest.raises(CorpusError, match="is unreadable"):
         run(inbox, accumulating_config(tmp_path))
     assert registry.read_bytes() == b"\x00garbage" * 512
+
+
+def test_an_input_that_killed_an_accumulating_run_is_not_read_again_once_removed(
+    tmp_path, monkeypatch
+):
+    """A killed run (here: an exception no stage catches) commits nothing to the registry."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "good.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    config = dataclasses.replace(
+        config_for(tmp_path, None), corpus=dataclasses.replace(Config().corpus, accumulate=True)
+    )
+    assert run(inbox, config).counts["articles"] == 1
+    (inbox / "stalls.txt").write_text("Marker of the input that stalls.\n", encoding="utf-8")
+    break_segmentation(monkeypatch, "Marker of the input", KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        run(inbox, config)
+    (inbox / "stalls.txt").unlink()  # the user takes it out of the inbox
+    after = run(inbox, config)  # segmentation still breaks on it, were it read again
+    assert after.counts["articles"] == 1
+    assert {row["article"] for row in read_csv(after.run_dir / "sentences.csv")} == {"good.txt"}
