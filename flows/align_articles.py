@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from prefect.client.orchestration import get_client
 from prefect.logging.handlers import APILogHandler
 from prefect.runtime import flow_run
 
+from flows import ALLOWED_ROOTS_VARIABLE
 from flows.artifacts import summary_markdown, top_alignments_table
 from pipeline.config import StageTimeouts, load_config
 from pipeline.run import RunError, Step, run
@@ -90,6 +92,26 @@ def run_name() -> str:
     return f"{Path(*folder.parts[-2:])} {started:%Y-%m-%d %H:%M:%S} UTC"
 
 
+def check_allowed(paths: dict[str, Path | None]) -> None:
+    """Raise RunError, naming the parameter, for a path outside the folders that `make serve`
+    allows its runs (ALLOWED_ROOTS_VARIABLE, from the served config's flow.allowed_roots).
+
+    Any local user can reach the API on 127.0.0.1; the credentials keep others out, and this
+    keeps a run to the folders its server was meant to serve. A flow called in-process, with
+    no such server, has no roots to keep to.
+    """
+    value = os.environ.get(ALLOWED_ROOTS_VARIABLE)
+    if not value:
+        return
+    roots = [Path(root) for root in value.split(os.pathsep)]
+    for name, path in paths.items():
+        if path is not None and not any(path.resolve().is_relative_to(r) for r in roots):
+            raise RunError(
+                f"{name} {path} is outside the folders this server's runs may use "
+                f"({', '.join(map(str, roots))}: flow.allowed_roots in its config)"
+            )
+
+
 def config_name(config_path: str | None) -> str:
     """The tag that says which config a run used: its file name without extension."""
     return Path(config_path).stem if config_path else "default"
@@ -125,12 +147,22 @@ def align_articles(
     """Align the articles under `input_dir`; outputs go to `output_dir` (default: the config's);
     `tm_files` (translation memories) replace the config's, as `parallax run --tm` does."""
     tag_this_run(TAG, config_name(config_path))
+    check_allowed({"config_path": Path(config_path) if config_path else None})
     overrides: dict[str, dict[str, Any]] = {}
     if output_dir:
         overrides["paths"] = {"output_dir": output_dir}
     if tm_files:
         overrides["translate"] = {"tm_files": tm_files}
     config = load_config(Path(config_path) if config_path else None, overrides)
+    check_allowed(
+        {
+            "input_dir": Path(input_dir),
+            "output_dir": config.paths.output_dir,
+            "cache_dir": config.paths.cache_dir,
+            "translate.packages_dir": config.translate.packages_dir,
+            **{f"tm_files[{i}]": path for i, path in enumerate(config.translate.tm_files)},
+        }
+    )
     with pipeline_logs_in_run():
         result = run(
             Path(input_dir),

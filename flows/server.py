@@ -12,8 +12,10 @@ exiting) fails at once with one line, and stops what it started.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,6 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from flows import ALLOWED_ROOTS_VARIABLE
 from pipeline.config import PROJECT_ROOT, SCHEDULED_CONFIG, ConfigError, load_config
 from pipeline.embed_server import answers
 
@@ -33,6 +36,7 @@ START_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 20
 PROCESSES = ("server", "embedder", "serve")
 DEPLOYMENT = "align-articles/scheduled"
+CREDENTIALS_FILE = "api-auth"
 # How each is asked to stop. The runner takes SIGINT: Prefect 3.8.8's SIGTERM handler calls an
 # async stop() without awaiting it, which leaves a RuntimeWarning in serve.log at every stop.
 STOP_SIGNALS = {"serve": signal.SIGINT}
@@ -42,11 +46,30 @@ class ServerError(RuntimeError):
     """The server cannot be started; the message is one line for the user."""
 
 
-def prefect_env(home: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
-    """Environment for the server, the runner and any client: local, private, no telemetry."""
+def api_credentials(home: Path) -> str:
+    """The `user:password` the server requires of every API client (Prefect's basic
+    authentication): made once, kept in `home`/api-auth, readable by its owner only."""
+    path = home / CREDENTIALS_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(f"parallax:{secrets.token_urlsafe(24)}\n")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def prefect_env(
+    home: Path, port: int, credentials: str, roots: tuple[Path, ...] = (), host: str = "127.0.0.1"
+) -> dict[str, str]:
+    """Environment for the server, the runner and any client: local, private, no telemetry;
+    the API requires `credentials`, and flow runs keep to `roots`."""
     api = f"http://{host}:{port}/api"
     return {
         **os.environ,
+        "PREFECT_SERVER_API_AUTH_STRING": credentials,
+        "PREFECT_API_AUTH_STRING": credentials,
+        ALLOWED_ROOTS_VARIABLE: os.pathsep.join(str(root) for root in roots),
         "PREFECT_HOME": str(home),
         "PREFECT_API_URL": api,
         "PREFECT_SERVER_API_HOST": host,
@@ -91,20 +114,30 @@ def wait_until_healthy(
     raise ServerError(f"the Prefect API at {api_url} did not answer within {timeout:.0f} s")
 
 
-def api_request(api_url: str, method: str, path: str, body: dict | None = None) -> Any:
-    """One call to the Prefect REST API at `api_url`; the JSON it answers, or None."""
+def api_request(
+    api_url: str, method: str, path: str, body: dict | None = None, auth: str | None = None
+) -> Any:
+    """One call to the Prefect REST API at `api_url`; the JSON it answers, or None.
+
+    `auth` is the `user:password` of the server's basic authentication; by default
+    PREFECT_API_AUTH_STRING, as Prefect's own clients take it. Raises urllib's HTTPError.
+    """
+    headers = {"Content-Type": "application/json"}
+    auth = auth or os.environ.get("PREFECT_API_AUTH_STRING")
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     request = urllib.request.Request(
         f"{api_url}{path}",
         method=method,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
+        headers=headers,
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         payload = response.read()
     return json.loads(payload) if payload else None
 
 
-def crash_orphaned_runs(api_url: str) -> list[str]:
+def crash_orphaned_runs(api_url: str, auth: str) -> list[str]:
     """Mark crashed the runs of align-articles/scheduled that a stopped server left running.
 
     Called after the server starts and before the runner does, so no run of the deployment
@@ -113,7 +146,7 @@ def crash_orphaned_runs(api_url: str) -> list[str]:
     releases the slot (Prefect's ReleaseFlowConcurrencySlots). Returns the runs' names.
     """
     try:
-        deployment = api_request(api_url, "GET", f"/deployments/name/{DEPLOYMENT}")
+        deployment = api_request(api_url, "GET", f"/deployments/name/{DEPLOYMENT}", auth=auth)
     except urllib.error.HTTPError as error:
         if error.code == 404:  # first start: nothing registered yet
             return []
@@ -122,11 +155,14 @@ def crash_orphaned_runs(api_url: str) -> list[str]:
     runs = api_request(
         api_url, "POST", "/flow_runs/filter",
         {"flow_runs": {"deployment_id": {"any_": [deployment["id"]]}, "state": unfinished}},
+        auth=auth,
     )  # fmt: skip
     message = "Crashed: the server and runner stopped while this run was in progress"
     for run in runs:
         state = {"type": "CRASHED", "name": "Crashed", "message": message}
-        api_request(api_url, "POST", f"/flow_runs/{run['id']}/set_state", {"state": state})
+        api_request(
+            api_url, "POST", f"/flow_runs/{run['id']}/set_state", {"state": state}, auth=auth
+        )
     return [run["name"] for run in runs]
 
 
@@ -155,9 +191,12 @@ def start(
     or the server exits or does not answer; what was started is stopped again.
     """
     try:
-        socket_path = load_config(config).embed.server_socket
+        served = load_config(config)
     except ConfigError as error:
         raise ServerError(f"config error: {error}") from None
+    socket_path = served.embed.server_socket
+    # Relative roots are taken from the project root, where the runner and its runs work.
+    roots = tuple((PROJECT_ROOT / root).resolve() for root in served.flow.allowed_roots)
     running = [name for name in PROCESSES if _alive(home, name)]
     if running:
         raise ServerError(
@@ -174,8 +213,10 @@ def start(
             f"an embedding server of another `make serve` listens on {socket_path} "
             f"(embed.server_socket in {config}); give this one a config with its own socket"
         )
-    home.mkdir(parents=True, exist_ok=True)
-    env = prefect_env(home, port)
+    # Owner-only: the database holds every run's parameters, api-auth the API's password.
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    home.chmod(0o700)
+    env = prefect_env(home, port, api_credentials(home), roots)
     prefect = str(Path(sys.executable).with_name("prefect"))
     server = _spawn(
         "server",
@@ -188,7 +229,7 @@ def start(
     except ServerError:
         stop(home)
         raise
-    crashed = crash_orphaned_runs(env["PREFECT_API_URL"])
+    crashed = crash_orphaned_runs(env["PREFECT_API_URL"], env["PREFECT_API_AUTH_STRING"])
     configured = ["--config", str(config)]
     if socket_path is not None:
         # Runs find the embedding server once it has loaded the model; until then they load it.
@@ -275,7 +316,10 @@ def main() -> int:
             return 1
         for name in crashed:
             print(f"marked run {name!r} crashed: it was running when the server stopped")
-        print(f"Prefect UI: {url}  (deployment align-articles/scheduled; logs in {args.home})")
+        print(
+            f"Prefect UI: {url}  (deployment {DEPLOYMENT}; logs in {args.home}; the UI and API "
+            f"ask for the user:password in {args.home / CREDENTIALS_FILE})"
+        )
     else:
         stopped, refused = stop(args.home)
         for line in refused:

@@ -58,6 +58,8 @@ class StageTimeouts:
 @dataclass(frozen=True)
 class FlowConfig:
     stage_timeout_seconds: StageTimeouts = field(default_factory=StageTimeouts)
+    # Served runs (make serve) may read and write under these folders only.
+    allowed_roots: tuple[Path, ...] = (Path("data"), Path("outputs"))
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ def _detectable(code: str) -> bool:
 # Bounds checked after types: (section, key) -> (test, what the key expects).
 _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("ingest", "max_file_bytes"): (lambda v: v > 0, "a positive number of bytes"),
+    ("flow", "allowed_roots"): (lambda v: len(v) > 0, "a non-empty list of folders"),
     ("schedule", "interval_seconds"): (lambda v: v is None or v >= 1, "an integer >= 1 or null"),
     **{
         ("flow.stage_timeout_seconds", stage.name): (lambda v: v >= 1, "seconds, an integer >= 1")

@@ -36,6 +36,11 @@ UNIQUE_COLUMNS = ("source", "article", "position", "lang", "original", "english"
 REJECT_COLUMNS = ("input", "reason")
 
 
+# A run folder is open to its owner and group, never to every user of the machine: the tables
+# quote the articles. Files inside are made with the user's umask.
+RUN_FOLDER_MODE = 0o750
+
+
 class ExportError(OSError):
     """Outputs could not be written (disk full, permissions); `latest` was left as it was."""
 
@@ -154,7 +159,7 @@ def write_run(
     Files go to a hidden staging folder first, which is renamed into place only when all are
     written, so neither a run folder nor `latest` is ever seen half-written.
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir.mkdir(mode=RUN_FOLDER_MODE, parents=True, exist_ok=True)
     staging = output_dir / f".{run_id}.partial"
     # Each table, and how to write it to a path.
     tables: dict[str, Callable[[Path], None]] = {
@@ -179,7 +184,7 @@ def write_run(
         # Staging folders left by a killed run; the output lock keeps out live ones.
         for stale in output_dir.glob(".*.partial"):
             shutil.rmtree(stale, ignore_errors=True)
-        staging.mkdir()
+        staging.mkdir(mode=RUN_FOLDER_MODE)
         for name, write_table in tables.items():
             if same_tables:
                 with (

@@ -32,7 +32,7 @@ from pipeline.align import LINK_CACHE_FORMAT, align
 from pipeline.config import Config
 from pipeline.corpus import Corpus
 from pipeline.embed import Embedder, embed_texts
-from pipeline.export import write_run
+from pipeline.export import RUN_FOLDER_MODE, write_run
 from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
 from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence, text_hash
@@ -251,7 +251,7 @@ def output_lock(output_dir: Path) -> Iterator[None]:
     The lock file is opened without following a link and without truncating it, so a link
     planted at its name cannot make a run empty another file: such a lock is refused.
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir.mkdir(mode=RUN_FOLDER_MODE, parents=True, exist_ok=True)
     path = output_dir / LOCK_FILE
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

@@ -9,8 +9,10 @@ _OPENERS = "«“„\"'‘"
 _DASHES = "—–-"
 
 # A run of terminators with the quotes and brackets that close on it, then the space before
-# the next sentence (blocks have their whitespace collapsed to single spaces).
-_TERMINATOR = re.compile(rf"[.!?…]+[{re.escape(_CLOSERS)}]* ")
+# the next sentence (blocks have their whitespace collapsed to single spaces). A match starts
+# only at a run's first terminator and never gives back what it took: on a long run of "!" or
+# "." without a space, each position is looked at once (linear time, not quadratic).
+_TERMINATOR = re.compile(rf"(?<![.!?…])[.!?…]++[{re.escape(_CLOSERS)}]*+ ")
 _ENDS_WITH_TERMINATOR = re.compile(rf"[.!?…][{re.escape(_CLOSERS)}]*$")
 
 # Words that end in a period without ending the sentence. Lowercased, without the period.
@@ -90,7 +92,7 @@ def _cap(sentence: str) -> list[str]:
 
 def _blocks(text: str) -> list[str]:
     """Lines with whitespace collapsed, a hard-wrapped continuation joined onto its line."""
-    blocks: list[str] = []
+    blocks: list[list[str]] = []  # each block's lines, joined once at the end
     continues = False
     for line in text.splitlines():
         words = line.split()
@@ -100,21 +102,23 @@ def _blocks(text: str) -> list[str]:
             continue
         line = " ".join(words)
         if continues and line[0].islower():
-            blocks[-1] += " " + line
+            blocks[-1].append(line)
         else:
-            blocks.append(line)
-        continues = not _ENDS_WITH_TERMINATOR.search(blocks[-1])
-    return blocks
+            blocks.append([line])
+        continues = not _ENDS_WITH_TERMINATOR.search(line)  # a block ends where its line does
+    return [" ".join(lines) for lines in blocks]
 
 
 def _split_block(block: str) -> list[str]:
     sentences = []
     start = 0
     for match in _TERMINATOR.finditer(block):
-        before = block[start : match.start()]
-        after = block[match.end() :]
+        # Only the last word before the terminator and a few characters after it are looked
+        # at, never the whole text around it (which would make long blocks quadratic).
+        word = block[max(block.rfind(" ", start, match.start()) + 1, start) : match.start()]
+        after = block[match.end() : match.end() + 3]
         terminator = match.group().rstrip(_CLOSERS + " ")
-        if _starts_sentence(after) and not (terminator == "." and _is_abbreviation(before, after)):
+        if _starts_sentence(after) and not (terminator == "." and _is_abbreviation(word, after)):
             sentences.append(block[start : match.end() - 1])
             start = match.end()
     sentences.append(block[start:])
@@ -130,12 +134,12 @@ def _starts_sentence(after: str) -> bool:
     return first.isupper() or first.isdigit() or first in _OPENERS
 
 
-def _is_abbreviation(before: str, after: str) -> bool:
-    """Whether the period that closes `before` belongs to an abbreviation or an initial."""
-    words = before.split()
-    if not words:
+def _is_abbreviation(word: str, after: str) -> bool:
+    """Whether the period after `word` (the last word before it) belongs to an abbreviation or
+    an initial."""
+    if not word:
         return False
-    word = words[-1].lstrip(_OPENERS + "([")
+    word = word.lstrip(_OPENERS + "([")
     lowered = word.lower()
     return bool(
         _SINGLE_LETTER.fullmatch(word)

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from flows.server import CREDENTIALS_FILE
 from flows.server import api_request as api
-from flows.server import prefect_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # A Python traceback, a log record at WARNING or above (Prefect's `| ERROR |`, logging's
@@ -86,6 +86,7 @@ def scheduled_config_for_test(
         "packages_dir": str(work / "packages"),
         "tm_files": [str(path) for path in tm_files],
     }
+    config["flow"] = {"allowed_roots": [str(work), "data"]}
     (work / "inbox").mkdir(exist_ok=True)
     path = work / "scheduled-test.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -103,10 +104,17 @@ def running_server(home: Path, config: Path, expected: tuple[str, ...] = ()) -> 
     port = free_port()
     started = server_command("start", home, port, "--config", str(config))
     pids = [int(path.read_text().split()[0]) for path in home.glob("*.pid")]
+    previous = os.environ.get("PREFECT_API_AUTH_STRING")
     try:
         assert started.returncode == 0, started.stdout + started.stderr
-        yield prefect_env(home, port)["PREFECT_API_URL"]
+        # As a user's shell would: API calls (flows.server.api_request) send the password.
+        os.environ["PREFECT_API_AUTH_STRING"] = (home / CREDENTIALS_FILE).read_text().strip()
+        yield f"http://127.0.0.1:{port}/api"
     finally:  # whatever failed above, nothing outlives the test
+        if previous is None:
+            os.environ.pop("PREFECT_API_AUTH_STRING", None)
+        else:
+            os.environ["PREFECT_API_AUTH_STRING"] = previous
         stopped = server_command("stop", home, port)
         assert stopped.returncode == 0, stopped.stderr
         assert not [pid for pid in pids if group_alive(pid)], "a server process outlived `stop`"

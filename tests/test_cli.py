@@ -323,3 +323,18 @@ def test_a_link_planted_as_the_lock_file_is_refused_and_its_target_kept(tmp_path
         "remove it and run again"
     )
     assert (tmp_path / "precious.txt").read_text(encoding="utf-8") == "keep me\n"
+
+
+def test_a_run_folder_is_not_open_to_other_users_and_files_follow_the_umask(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("The river is calm today.\n", encoding="utf-8")
+    done = subprocess.run(
+        ["sh", "-c", f"umask 022 && exec {PARALLAX} run --input in"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run_dir = (tmp_path / "outputs" / "latest").resolve()
+    for folder in (tmp_path / "outputs", run_dir):
+        assert folder.stat().st_mode & 0o777 == 0o750, folder
+    assert (run_dir / "sentences.csv").stat().st_mode & 0o777 == 0o644

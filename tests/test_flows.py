@@ -252,3 +252,23 @@ def test_an_empty_inbox_completes_without_writing_a_run(tmp_path, installed_pack
     assert not (tmp_path / "out").exists()
     (summary,) = [a for a in artifacts_of(state.state_details.flow_run_id) if a.key]
     assert "Nothing was read from" in summary.data and "notes.pdf" in summary.data
+
+
+def test_a_served_run_outside_the_allowed_folders_is_refused(
+    tmp_path, installed_packages_dir, monkeypatch
+):
+    """`make serve` gives its runner the allowed folders (flows.server.prefect_env); a run
+    asking to read or write elsewhere fails with one line naming the parameter."""
+    from flows import ALLOWED_ROOTS_VARIABLE
+
+    monkeypatch.setenv(ALLOWED_ROOTS_VARIABLE, str(tmp_path))
+    config = str(write_config(tmp_path, installed_packages_dir))
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    for parameters, refused in (
+        ({"input_dir": str(SAMPLE / "articles")}, "input_dir"),
+        ({"input_dir": str(tmp_path), "output_dir": str(elsewhere)}, "output_dir"),
+    ):
+        state = align_articles(config_path=config, **parameters, return_state=True)
+        assert state.is_failed()
+        assert f"{refused} " in state.message and "is outside the folders" in state.message
+    assert not elsewhere.exists()

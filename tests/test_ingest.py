@@ -76,7 +76,15 @@ def test_markdown_front_matter_is_metadata_and_markup_is_removed(tmp_path):
         "Setext heading\n"
         "--------------\n"
         "Price is 5 \\* 3 \\_ok\\_.\n"
-        "[ref]: https://example.org/ref\n",
+        "\n"
+        "[ref]: https://example.org/ref\n"
+        "\n"
+        "&laquo;Нафтогаз&raquo;&nbsp;&mdash; see [the claim](https://example.org/a_(b))"
+        " <b>now</b>.\n"
+        "\n"
+        "| outlet | claim |\n"
+        "|---|---|\n"
+        "| wire | filed |\n",
     )
 
     articles, rejects = corpus(tmp_path)
@@ -92,7 +100,10 @@ def test_markdown_front_matter_is_metadata_and_markup_is_removed(tmp_path):
         "A quoted statement.\n"
         "kept # as written\n"
         "Setext heading\n"
-        "Price is 5 * 3 _ok_.",
+        "Price is 5 * 3 _ok_.\n"
+        "«Нафтогаз» — see the claim now.\n"
+        "outlet claim\n"
+        "wire filed",
         source="ukrinform",
         title="NATO condemns DPRK troops",
         url="https://example.org/a",
@@ -520,3 +531,17 @@ def test_a_path_swapped_for_a_link_after_the_check_is_not_read(tmp_path, monkeyp
         "folder": ("sub/secret.txt", "symbolic link points outside the input directory"),
     }[swapped]
     assert rejects == dict([reason])
+
+
+def test_a_page_far_over_the_article_limit_is_refused_before_it_is_parsed(tmp_path):
+    write(tmp_path, "big.md", "*a " * 70)  # 210 characters: over 2 x 100
+    write(tmp_path, "big.html", "<div " * 1001)  # 5,005 characters: over 50 x 100
+    write(tmp_path, "ok.md", "The river is calm today. " * 4)  # 100 characters
+    articles, rejects = corpus(tmp_path, max_article_chars=100)
+    assert list(articles) == ["ok.md"]
+    assert rejects == {
+        "big.md": "page is 210 characters, over 2 times the limit of 100 characters for one "
+        "article; not parsed",
+        "big.html": "page is 5005 characters, over 50 times the limit of 100 characters for "
+        "one article; not parsed",
+    }

@@ -9,12 +9,14 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.clean import clean_text
-from pipeline.ingest import SUPPORTED_SUFFIXES, jsonl, read_corpus
+from pipeline.ingest import SUPPORTED_SUFFIXES, html, jsonl, md, read_corpus
 from pipeline.ingest.encoding import decode, normalize_newlines
 from pipeline.records import Article, Reject
 from pipeline.segment import MAX_SENTENCE_CHARS, split_lines, split_sentences
@@ -173,3 +175,38 @@ def test_no_bytes_under_any_reader_stop_the_corpus_read(tmp_path_factory, data):
     assert all(isinstance(r, Article | Reject) for r in records)
     assert len({(r.id if isinstance(r, Article) else r.input).split("#")[0].split(":")[0]
                 for r in records}) == len(SUPPORTED_SUFFIXES)  # fmt: skip
+
+
+def _seconds(function, argument) -> float:
+    """The fastest of three calls: the least disturbed by whatever else the machine runs."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        function(argument)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+# Inputs that took quadratic time or worse (doubling the input multiplied the time by 3 to 8):
+# (what reads it, the repeated unit, how many units make the smallest size).
+_HOSTILE = {
+    "html <div": (lambda text: html.read("a", text, "s"), "<div ", 400_000),
+    "html <!--": (lambda text: html.read("a", text, "s"), "<!--", 1_000_000),
+    "md *a": (lambda text: md.read("a", text, "s"), "*a ", 5_000),
+    "md _a": (lambda text: md.read("a", text, "s"), "_a ", 5_000),
+    "md [a": (lambda text: md.read("a", text, "s"), "[a ", 2_500),
+    "md ![a": (lambda text: md.read("a", text, "s"), "![a ", 1_000),
+    "md <a": (lambda text: md.read("a", text, "s"), "<a ", 20_000),
+    "segment !": (split_sentences, "!", 300_000),
+    "segment .": (split_sentences, ".", 300_000),
+    "segment A.": (split_sentences, "A. ", 30_000),
+}
+
+
+@pytest.mark.parametrize("case", list(_HOSTILE))
+def test_hostile_inputs_take_linear_time(case):
+    """Doubled twice, a hostile input takes at most about 2.5 times as long per doubling
+    (quadratic code takes 4 times as long, and did)."""
+    read, unit, count = _HOSTILE[case]
+    small, large = (_seconds(read, unit * (count * factor)) for factor in (1, 4))
+    assert large / small <= 2.5**2, f"{case}: {small:.3f} s, then {large:.3f} s at 4x the size"

@@ -11,6 +11,8 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -153,6 +155,11 @@ def test_ui_in_headless_chromium_shows_the_flow_run_and_its_summary(served_run, 
     wait = WebDriverWait(driver, 60)
     try:
         flow_run = served_run["flow_run"]
+        driver.get(served_run["ui"])  # the UI keeps the API password where its login form does
+        driver.execute_script(
+            "localStorage.setItem('prefect-password', btoa(arguments[0]))",
+            os.environ["PREFECT_API_AUTH_STRING"],
+        )
         driver.get(f"{served_run['ui']}/runs")
         wait.until(lambda d: flow_run["name"] in d.find_element(By.TAG_NAME, "body").text)
         driver.get(f"{served_run['ui']}/runs/flow-run/{flow_run['id']}")
@@ -248,3 +255,18 @@ def test_a_run_cut_off_by_a_crash_is_marked_crashed_on_the_next_start(tmp_path):
 
 def _state(base: str, flow_run_id: str) -> str:
     return api(base, "GET", f"/flow_runs/{flow_run_id}")["state"]["type"]
+
+
+def test_the_api_refuses_a_client_without_the_password(served_run):
+    """Any local user reaches 127.0.0.1; only one with the password in PREFECT_HOME gets in."""
+    anonymous = urllib.request.Request(
+        f"{served_run['base']}/flow_runs/filter", method="POST", data=b"{}",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(anonymous, timeout=30)
+    assert refused.value.code == 401
+    with pytest.raises(urllib.error.HTTPError) as wrong:
+        api(served_run["base"], "POST", "/flow_runs/filter", {}, auth="parallax:wrong")
+    assert wrong.value.code == 401
+    assert api(served_run["base"], "POST", "/flow_runs/filter", {})  # with the password

@@ -36,6 +36,10 @@ SUPPORTED_SUFFIXES = tuple(READERS)
 # characters) is a dump or a broken scrape, not a news article: it is rejected rather than
 # read into tens of thousands of sentences that would hold up a scheduled run for hours.
 MAX_ARTICLE_CHARS = 1_000_000
+# A page's markup is stripped before its article's characters count, so a page may hold this
+# many times MAX_ARTICLE_CHARS (news pages hold 10 to 50 characters of markup per character of
+# text); a longer one is refused before it is parsed, not after.
+MARKUP_ALLOWANCE = {".html": 50, ".htm": 50, ".md": 2}
 
 
 def read_corpus(
@@ -160,7 +164,11 @@ def _read_file(
             data = file.read(limits.file_bytes + 1)
         if len(data) > limits.file_bytes:
             return [Reject(input=article_id, reason=_too_large(len(data), limits.file_bytes))]
-        records = reader(article_id, decode(data), default_source(article_id))
+        text = decode(data)
+        allowance = MARKUP_ALLOWANCE.get(suffix)
+        if allowance and len(text) > allowance * limits.article_chars:
+            return [Reject(input=article_id, reason=_unparsed(len(text), allowance, limits))]
+        records = reader(article_id, text, default_source(article_id))
     except IngestError as error:
         return [Reject(input=article_id, reason=str(error))]
     except OSError as error:
@@ -186,6 +194,13 @@ def _check_article(record: Article | Reject, limits: _Limits) -> Article | Rejec
             ),
         )
     return record
+
+
+def _unparsed(chars: int, allowance: int, limits: _Limits) -> str:
+    return (
+        f"page is {chars} characters, over {allowance} times the limit of "
+        f"{limits.article_chars} characters for one article; not parsed"
+    )
 
 
 def _too_large(size: int, limit: int) -> str:
