@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from flows import ALLOWED_ROOTS_VARIABLE
-from pipeline.config import PROJECT_ROOT, SCHEDULED_CONFIG, ConfigError, load_config
+from pipeline.config import PROJECT_ROOT, SCHEDULED_CONFIG, Config, ConfigError, load_config
 from pipeline.embed_server import answers
 
 DEFAULT_HOME = PROJECT_ROOT / ".prefect"
@@ -44,6 +44,12 @@ STOP_SIGNALS = {"serve": signal.SIGINT}
 
 class ServerError(RuntimeError):
     """The server cannot be started; the message is one line for the user."""
+
+
+def allowed_roots(config: Config) -> tuple[Path, ...]:
+    """The folders served runs may use: flow.allowed_roots, relative ones taken from the
+    project root, where the runner and its runs work."""
+    return tuple((PROJECT_ROOT / root).resolve() for root in config.flow.allowed_roots)
 
 
 def api_credentials(home: Path) -> str:
@@ -195,8 +201,7 @@ def start(
     except ConfigError as error:
         raise ServerError(f"config error: {error}") from None
     socket_path = served.embed.server_socket
-    # Relative roots are taken from the project root, where the runner and its runs work.
-    roots = tuple((PROJECT_ROOT / root).resolve() for root in served.flow.allowed_roots)
+    roots = allowed_roots(served)
     running = [name for name in PROCESSES if _alive(home, name)]
     if running:
         raise ServerError(

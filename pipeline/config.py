@@ -59,7 +59,7 @@ class StageTimeouts:
 class FlowConfig:
     stage_timeout_seconds: StageTimeouts = field(default_factory=StageTimeouts)
     # Served runs (make serve) may read and write under these folders only.
-    allowed_roots: tuple[Path, ...] = (Path("data"), Path("outputs"))
+    allowed_roots: tuple[Path, ...] = (Path("config"), Path("data"), Path("outputs"))
 
 
 @dataclass(frozen=True)

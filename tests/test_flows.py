@@ -20,7 +20,7 @@ from flows.artifacts import summary_markdown, top_alignments_table
 from flows.serve import scheduled_deployment
 from pipeline.config import load_config
 from pipeline.records import Alignment, MissingModel, Reject, Sentence
-from pipeline.run import RunResult
+from pipeline.run import RunError, RunResult
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -272,3 +272,19 @@ def test_a_served_run_outside_the_allowed_folders_is_refused(
         assert state.is_failed()
         assert f"{refused} " in state.message and "is outside the folders" in state.message
     assert not elsewhere.exists()
+
+
+def test_the_scheduled_deployment_keeps_to_its_own_allowed_folders(monkeypatch):
+    """What `make serve` serves must pass its own check: parameters and config paths."""
+    from flows import ALLOWED_ROOTS_VARIABLE
+    from flows.align_articles import check_allowed
+    from flows.server import allowed_roots
+
+    config = load_config(Path(flow_module.__file__).parents[1] / "config" / "scheduled.yaml")
+    monkeypatch.setenv(ALLOWED_ROOTS_VARIABLE, os.pathsep.join(map(str, allowed_roots(config))))
+    monkeypatch.chdir(Path(flow_module.__file__).parents[1])  # where the runner runs
+    parameters = scheduled_deployment().parameters
+    check_allowed({name: Path(value) for name, value in parameters.items()})
+    check_allowed({"cache_dir": config.paths.cache_dir, "tm_files": Path("data/sample/tm.tsv")})
+    with pytest.raises(RunError, match="input_dir /etc is outside the folders"):
+        check_allowed({"input_dir": Path("/etc")})
