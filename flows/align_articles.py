@@ -176,7 +176,8 @@ def align_articles(
     )
     logger = get_run_logger()
     if result.run_dir is None:
-        logger.warning("no article was read from %s; no run written", input_dir)
+        # An empty inbox is what most scheduled runs find: news, not a fault.
+        logger.info("no article was read from %s; no run written", input_dir)
         return {"run_dir": None, **result.counts}
     create_table_artifact(
         top_alignments_table(result),
