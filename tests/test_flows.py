@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import logging
 import os
 import shutil
 import time
@@ -240,7 +241,7 @@ def test_a_stuck_stage_fails_the_run_with_a_message(tmp_path, installed_packages
     assert not (tmp_path / "out" / "latest").exists()
 
 
-def test_an_empty_inbox_completes_without_writing_a_run(tmp_path, installed_packages_dir):
+def test_an_empty_inbox_completes_without_writing_a_run(tmp_path, installed_packages_dir, caplog):
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / "notes.pdf").write_bytes(b"%PDF-1.4")
     state = align_articles(
@@ -252,6 +253,9 @@ def test_an_empty_inbox_completes_without_writing_a_run(tmp_path, installed_pack
     assert not (tmp_path / "out").exists()
     (summary,) = [a for a in artifacts_of(state.state_details.flow_run_id) if a.key]
     assert "Nothing was read from" in summary.data and "notes.pdf" in summary.data
+    # Most scheduled runs find an empty inbox: that is logged, but not as a warning.
+    said = [r for r in caplog.records if "no article was read" in r.getMessage()]
+    assert said and all(r.levelno == logging.INFO for r in said)
 
 
 def test_a_served_run_outside_the_allowed_folders_is_refused(
