@@ -120,6 +120,21 @@ def wait_until_healthy(
     raise ServerError(f"the Prefect API at {api_url} did not answer within {timeout:.0f} s")
 
 
+def wait_for_socket(
+    path: Path, embedder: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT_SECONDS
+) -> None:
+    """Wait for the embedding server to answer on `path`; raise ServerError if it exits."""
+    deadline = time.monotonic() + timeout
+    while not answers(path):
+        if embedder.poll() is not None:
+            raise ServerError(
+                f"the embedding server exited (code {embedder.returncode}): {_last_line(log)}"
+            )
+        if time.monotonic() > deadline:
+            raise ServerError(f"the embedding server did not open {path} within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def api_request(
     api_url: str, method: str, path: str, body: dict | None = None, auth: str | None = None
 ) -> Any:
@@ -237,8 +252,16 @@ def start(
     crashed = crash_orphaned_runs(env["PREFECT_API_URL"], env["PREFECT_API_AUTH_STRING"])
     configured = ["--config", str(config)]
     if socket_path is not None:
-        # Runs find the embedding server once it has loaded the model; until then they load it.
-        _spawn("embedder", [sys.executable, "-m", "pipeline.embed_server", *configured], home, env)
+        embedder = _spawn(
+            "embedder", [sys.executable, "-m", "pipeline.embed_server", *configured], home, env
+        )
+        # The runner starts once the model is loaded, so no run comes before it and loads the
+        # model itself (with a warning in the log).
+        try:
+            wait_for_socket(socket_path, embedder, home / "embedder.log")
+        except ServerError:
+            stop(home)
+            raise
     _spawn("serve", [sys.executable, "-m", "flows.serve", *configured], home, env)
     return f"http://127.0.0.1:{port}", crashed
 

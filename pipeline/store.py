@@ -86,7 +86,8 @@ class Store:
     """
 
     def __init__(self, cache_dir: Path):
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only where it is made: the cache holds every article's sentences.
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = cache_dir / "cache.sqlite3"
         self._db = self._open()
 

@@ -338,3 +338,4 @@ def test_a_run_folder_is_not_open_to_other_users_and_files_follow_the_umask(tmp_
     for folder in (tmp_path / "outputs", run_dir):
         assert folder.stat().st_mode & 0o777 == 0o750, folder
     assert (run_dir / "sentences.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "data" / "cache").stat().st_mode & 0o777 == 0o700  # holds every sentence

@@ -18,6 +18,7 @@ from prefect_server import (
 )
 
 from pipeline.config import SCHEDULED_CONFIG, load_config
+from pipeline.embed_server import answers
 
 SAMPLE = SCHEDULED_CONFIG.parents[1] / "data" / "sample"
 INTERVAL_SECONDS = 30
@@ -80,6 +81,8 @@ def test_the_scheduled_configs_cron_yields_upcoming_runs_right_after_start(tmp_p
     config = scheduled_config_for_test(work, home)
     assert load_config(config).schedule.cron == cron == "*/30 * * * *"
     with running_server(home, config) as base:
+        # `start` returns once the model is loaded: no run can come before it and load its own.
+        assert answers(home / "embedder.sock")
         scheduled = wait_for("the deployment", lambda: deployment(base), timeout=90)
         upcoming = wait_for(
             "upcoming runs",
