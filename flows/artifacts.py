@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pipeline.records import SPAN_SEPARATOR, MissingModel, Reject
 from pipeline.run import RunResult
-from pipeline.translate.packages import parallax_command
+from pipeline.translate.packages import install_file_command
 
 TOP_ALIGNMENTS = 25
 SHOWN_REJECTS = 20
@@ -41,8 +41,7 @@ def skipped_warnings(missing: list[MissingModel]) -> list[str]:
             lines.append(
                 f"> **Warning: {m.sentences} {m.lang} sentences have no English side** (no "
                 f"{m.lang}→en model is installed). {cost} Install it with `{m.install_command}` "
-                f"(offline: `{parallax_command()} models install --file PATH.argosmodel`); the "
-                "next run fills them in."
+                f"(offline: `{install_file_command()}`); the next run fills them in."
             )
         else:
             lines.append(

@@ -185,8 +185,8 @@ def _missing_lines(missing: list[MissingModel]) -> list[str]:
         if m.install_command:
             lines.append(
                 f"skipped {m.sentences} {m.lang} sentences: no {m.lang}→en model installed; "
-                f"install it with `{m.install_command}` (offline: `{packages.parallax_command()} "
-                "models install --file PATH.argosmodel`), then run again"
+                f"install it with `{m.install_command}` (offline: "
+                f"`{packages.install_file_command()}`), then run again"
             )
         else:
             lines.append(

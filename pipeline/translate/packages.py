@@ -54,6 +54,11 @@ def install_command(lang: str) -> str:
     return f"{parallax_command()} models install {lang}"
 
 
+def install_file_command() -> str:
+    """The command that installs a downloaded package file (offline), ready to paste."""
+    return f"{parallax_command()} models install --file PATH.argosmodel"
+
+
 def default_packages_dir() -> Path:
     return Path(argos_settings.package_data_dir)
 
@@ -218,8 +223,7 @@ def install_file(path: Path, packages_dir: Path) -> argos_package.Package:
 def install_online(lang: str, packages_dir: Path, to_code: str = "en") -> argos_package.Package:
     """Download the lang→to_code package from the Argos index and install it."""
     offline_hint = (
-        "Without a network, download the .argosmodel elsewhere and run "
-        "`parallax models install --file PATH.argosmodel`."
+        f"Without a network, download the .argosmodel elsewhere and run `{install_file_command()}`."
     )
     try:
         with urllib.request.urlopen(
