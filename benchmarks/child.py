@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from pipeline.config import config_from_dict
+from pipeline.normalise import matching_key
 from pipeline.run import run
 from pipeline.translate.argos import ArgosTranslator
-from pipeline.translate.memory import normalise
 
 
 def use_reference_english(reference: Path) -> None:
@@ -25,7 +25,7 @@ def use_reference_english(reference: Path) -> None:
     english_of = {}
     for line in reference.read_text(encoding="utf-8").splitlines():
         text, english = line.split("\t")
-        english_of[normalise(text)] = english
+        english_of[matching_key(text)] = english
     decode = ArgosTranslator.translate
 
     def translate(self, sentences, on_chunk=None):

@@ -30,7 +30,7 @@ from typing import Any
 from benchmarks.common import Measurement, log
 from benchmarks.synthetic_corpus import write_corpus
 from benchmarks.translate import install_base_models
-from pipeline.translate.memory import normalise
+from pipeline.normalise import matching_key
 from pipeline.translate.packages import find_package
 
 SIZES = (10, 100, 1000)  # the same in --quick: a cold 1,000-article run takes ~2.5 minutes
@@ -80,7 +80,7 @@ def _expected_unique_work(run_dir: Path) -> tuple[int, int]:
     with (run_dir / "sentences.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["english_origin"] == "mt":
-                sources[row["lang"]].add(normalise(row["original"]))
+                sources[row["lang"]].add(matching_key(row["original"]))
             if row["english"]:
                 english.add(row["english"])
     return sum(len(texts) for texts in sources.values()), len(english)

@@ -28,14 +28,17 @@ _VISITOR_COUNTER = re.compile(
 # a long line of digits and one letter at its end fails in one pass, not in quadratic time.)
 _NUMBERS_ONLY = re.compile(r"(?=\D*\d)[\d\W_]*")
 
-_MONTH = r"""
+# A month name or its abbreviation, in English, Russian or Ukrainian (a verbose pattern).
+MONTH = r"""
     (?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?
       |sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?
       |январ[яь]|феврал[яь]|марта?|апрел[яь]|ма[яй]|июн[яь]|июл[яь]|августа?
       |сентябр[яь]|октябр[яь]|ноябр[яь]|декабр[яь]
       |січ(?:ня|ень)|лют(?:ого|ий)|берез(?:ня|ень)|квіт(?:ня|ень)|трав(?:ня|ень)
       |черв(?:ня|ень)|лип(?:ня|ень)|серп(?:ня|ень)|верес(?:ня|ень)|жовт(?:ня|ень)
-      |листопада?|груд(?:ня|ень))\.?
+      |листопада?|груд(?:ня|ень)
+      |янв|фев|апр|июн|июл|авг|сент?|окт|нояб?|дек
+      |січ|лют|бер|квіт|трав|черв|лип|серп|вер|жовт|лист|груд)\.?
 """
 
 # A publication date spelled with a month name ("8 ноября 2024, 14:05", "November 8, 2024"),
@@ -44,9 +47,9 @@ _DATE_LINE = re.compile(
     rf"""
     (?:\d{{1,2}}:\d{{2}},?\s+)?
     (?:[^\W\d_]+,\s*)?
-    (?:\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?
-      |{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?
-      |{_MONTH}\s+\d{{4}})
+    (?:\d{{1,2}}\s+{MONTH}(?:\s+\d{{4}})?
+      |{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?
+      |{MONTH}\s+\d{{4}})
     (?:\s*(?:г|р)\.|\s+(?:года|року))?
     (?:,?\s+(?:в\s+|о\s+|at\s+)?\d{{1,2}}:\d{{2}}(?::\d{{2}})?)?
     """,

@@ -35,6 +35,7 @@ from pipeline.embed import Embedder, embed_texts
 from pipeline.export import RUN_FOLDER_MODE, write_run
 from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
+from pipeline.normalise import normalise_text
 from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence, text_hash
 from pipeline.statements import Statement, group_statements, unique_sentences
 from pipeline.store import Store
@@ -97,7 +98,9 @@ def split_articles(articles: list[Article], mode: str) -> tuple[list[Sentence], 
     sentences, failed = [], []
     for article in articles:
         try:
-            parts = splitter(clean.clean_text(article.text).text)
+            # Cut from the normalised text: the sentences match a memory entry, an abbreviation
+            # or another source's copy however the page spelled its invisible characters.
+            parts = splitter(clean.clean_text(normalise_text(article.text)).text)
         except Exception as error:  # one bad article must not stop the others
             log.exception("segmenting %s failed", article.id)
             failed.append(Reject(article.id, f"segmentation failed: {error!r}"))
@@ -119,7 +122,7 @@ def code_digest(*modules: str) -> str:
 
 def segmentation_key(config: Config) -> str:
     """What a cached segmentation depends on: mode, languages, and the code of the rules."""
-    rules = code_digest("clean.py", "segment.py", "langid.py")
+    rules = code_digest("normalise.py", "clean.py", "segment.py", "langid.py")
     return (
         f"mode={config.segment.mode};langs={','.join(config.langid.languages)};"
         f"rules={rules[:16]};lingua={metadata.version('lingua-language-detector')}"
@@ -388,6 +391,10 @@ def run(
             },
             "counts": counts,
             "missing_models": [dataclasses.asdict(m) for m in report.missing],
+            "translation_memory": [
+                {"file": f.file, "entries": f.entries, "skipped": dict(sorted(f.skipped.items()))}
+                for f in memory.files
+            ],
             "seconds": seconds,
             "result_key": result_key(sentences, rejects, options),
         }

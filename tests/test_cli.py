@@ -304,8 +304,9 @@ def test_a_malformed_translation_memory_fails_before_any_work(tmp_path):
     (tmp_path / "bad.tsv").write_text("one column only\n", encoding="utf-8")
     done = parallax("run", "--input", "in", "--tm", "bad.tsv", tmp_path=tmp_path)
     assert done.returncode == 2
-    (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("parallax: bad.tsv:1: expected two columns")
+    warning, line = done.stderr.strip().splitlines()
+    assert "bad.tsv:1: expected 2 tab-separated columns, found 1; row skipped" in warning
+    assert line == "parallax: no entry could be read from bad.tsv: 0 entries, skipped bad row: 1"
     assert "finished in" not in done.stderr  # not even ingest ran
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "data").exists()
 

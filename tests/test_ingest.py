@@ -304,6 +304,37 @@ def test_invalid_utf8_byte_mid_file_becomes_a_replacement_character():
     assert decode(data) == f"{RUSSIAN}\nbad \ufffd byte\n{UKRAINIAN}"
 
 
+def test_english_utf8_with_curly_quotes_and_one_bad_byte_stays_utf8():
+    text = "NATO’s chief said “no” to the ‘plan’."
+    data = text.encode() + b" \xff " + "It’s final.".encode()
+
+    assert decode(data) == f"{text} \ufffd It’s final."
+
+
+@pytest.mark.parametrize("codec", ["cp1251", "koi8_r", "koi8_u"])
+@pytest.mark.parametrize(
+    "text",
+    ["Эксперт: рубль упадёт.", "Київ чекає.", "Суд закрив справу.", "Мэр призвал не купаться."],
+)
+def test_a_short_legacy_cyrillic_line_is_read_in_its_own_code_page(text, codec):
+    try:
+        data = text.encode(codec)
+    except UnicodeEncodeError:
+        pytest.skip(f"{codec} has no letter for part of {text!r}")
+    assert decode(data) == text
+
+
+def test_nul_bytes_that_do_not_make_utf16_text_are_binary_not_gibberish():
+    # Every eighth byte a NUL: enough for the UTF-16 test, but decoded as UTF-16 this is
+    # "桔⁥業楮..." (CJK code points made of ASCII pairs).
+    data = b"".join(
+        bytes([c, 0]) if i % 8 == 0 else bytes([c])
+        for i, c in enumerate(b"The ministry said the plan is ready now, at last.")
+    )
+    with pytest.raises(IngestError, match="binary content, not text"):
+        decode(data)
+
+
 def test_bom_is_stripped_and_windows_newlines_become_unix():
     assert decode(b"\xef\xbb\xbfone\r\ntwo\rthree\n") == "one\ntwo\nthree\n"
 

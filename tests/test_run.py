@@ -5,6 +5,7 @@ import dataclasses
 import json
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,41 @@ def test_translation_memory_fills_sentences_before_mt(corpus, tmp_path):
     water = {s["group"] for s in statements if "drinking water" in s["english"].lower()}
     assert len(water) == 1
     assert len({s["source"] for s in statements if s["group"] in water}) >= 4
+
+
+def test_memory_entries_match_however_the_page_spells_them_and_empty_ones_fall_to_mt(
+    tmp_path, installed_packages_dir
+):
+    """A page with soft hyphens, zero-width and no-break spaces and decomposed letters matches
+    the memory written without them; an entry with an empty English is no entry: with a model
+    installed its sentence is machine-translated, not lost."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    page = (
+        "Пре\u00adзи\u00adдент прибув до\u00a0Києва.\u200b "
+        + unicodedata.normalize("NFD", "Уряд ухвалив новий бюджет країни.")
+        + " Суд відклав засідання у справі."
+    )
+    (corpus / "page.txt").write_text(page, encoding="utf-8")
+    tm = tmp_path / "tm.tsv"
+    tm.write_text(
+        "Президент прибув до Києва.\tThe president arrived in Kyiv.\n"
+        "Уряд ухвалив новий бюджет країни.\tThe government passed a new budget.\n"
+        "Суд відклав засідання у справі.\t\n",
+        encoding="utf-8",
+    )
+    result = run(corpus, config_for(tmp_path, installed_packages_dir, tm_files=[str(tm)]))
+    rows = read_csv(result.run_dir / "sentences.csv")
+    assert [(r["lang"], r["english_origin"]) for r in rows] == [
+        ("uk", "tm"), ("uk", "tm"), ("uk", "mt"),
+    ]  # fmt: skip
+    assert rows[0]["english"] == "The president arrived in Kyiv."
+    assert rows[0]["original"] == "Президент прибув до Києва."
+    assert rows[2]["english"]  # translated by the installed model, not an empty "hit"
+    info = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
+    assert info["translation_memory"] == [
+        {"file": str(tm), "entries": 2, "skipped": {"empty en side": 1}}
+    ]
 
 
 def test_lines_mode_takes_one_sentence_per_line(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks import segmentation
 from pipeline.segment import split_lines, split_sentences
 
 
@@ -56,16 +57,86 @@ def test_initials_do_not_split():
     [
         "Mr. Smith and Dr. Jones met Gen. Brown on Nov. 8 in the U.S. capital.",
         "Prof. Lee, Sen. Graham, Rep. Ellis and St. Clair Jr. arrived at 9 a.m. on Oct. 3.",
-        "Russia vs. Ukraine, etc. Others, e.g. Kyiv, i.e. the capital.",
-        "Under Art. 5 and No. 5 of the U.K. law, Ms. Mrs. Maj. Col. Lt. Capt. Gov. Sr. Smith.",
+        "Russia vs. Ukraine, etc. others, e.g. Kyiv, i.e. the capital.",
+        "Under Art. 5 and No. 5 of the U.K. law, Ms. Mrs. Maj. Col. Lt. Capt. Gov. Smith Sr. said.",
         "В 2024 г. Минобороны потратило 5 млрд. руб. на ул. Ленина, т.е. в центре, и т. д.",
-        "Ген. Иванов, проф. Петров и др. Военные, т.н. добровольцы, им. Жукова, см. Стр. 5.",
+        "Ген. Иванов, проф. Петров и др. военные, т.н. добровольцы, им. Жукова, см. Стр. 5.",
         "У 2024 р. Міноборони виділило 5 млн. грн. на вул. Хрещатик, ім. Шевченка, див. Рис.",
-        "Загалом 7 тис. Бійців, у т.ч. Добровольці, та ін. Сили, ген. Залужний, 1990-х рр. Також.",
+        "Загалом 7 тис. бійців, у т.ч. Добровольці, та ін. сили, ген. Залужний, 1990-х рр. також.",
+        "Суд применил ч. 2 ст. 228 УК, див. стор. 12, Дж. Байден, акад. Сахаров.",
+        "Отпуск с 5 окт. по 1 нояб. прошёл, а в 2023 г. Россия потратила 1,6 трлн руб. на это.",
+        "Washington, D.C. Mayor Bowser said the U.S. Army and Sgt. Maj. Hill left Mt. Everest.",
     ],
 )
 def test_abbreviations_ru_uk_en_do_not_split(text):
     assert split_sentences(text) == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        (
+            "Проект обойдется в 5 млрд руб. Правительство одобрило его.",
+            "Проект обойдется в 5 млрд руб.",
+        ),
+        ("Это было в 1985 г. Сейчас всё иначе.", "Это было в 1985 г."),
+        ("Збитки — 2 млн грн. Роботи тривають.", "Збитки — 2 млн грн."),
+        ("They met at 5 p.m. The talks lasted an hour.", "They met at 5 p.m."),
+        (
+            "Ведомство закупило топливо и т. д. Сумма не раскрывается.",
+            "Ведомство закупило топливо и т. д.",
+        ),
+        ("Talks will be held in the U.K. A date is not set.", "Talks will be held in the U.K."),
+    ],
+)
+def test_a_sentence_that_ends_in_an_abbreviation_is_split_from_the_next(text, first):
+    assert split_sentences(text) == [first, text[len(first) + 1 :]]
+
+
+@pytest.mark.parametrize(
+    "dateline",
+    [
+        "Москва. 8 ноября. INTERFAX.RU - Совет одобрил закон.",
+        "МОСКВА, 8 ноя — РИА Новости. Совет одобрил закон.",
+        "Київ, 8 листопада. Укрінформ. Уряд ухвалив рішення.",
+        "Київ. 8 листопада. УНІАН. Уряд ухвалив рішення.",
+        "KYIV, Nov 8 (Reuters) - Ukraine said it struck a refinery.",
+        "BRUSSELS, November 8. /TASS/. NATO said the deployment was dangerous.",
+    ],
+)
+def test_an_agency_dateline_of_any_agency_stays_with_the_first_sentence(dateline):
+    assert split_sentences(f"{dateline} Second sentence here.") == [
+        dateline,
+        "Second sentence here.",
+    ]
+
+
+def test_a_short_capitalised_first_sentence_without_a_date_is_not_a_dateline():
+    assert split_sentences("Breaking News. The council met.") == [
+        "Breaking News.",
+        "The council met.",
+    ]
+
+
+@pytest.mark.parametrize("gold", segmentation.GOLDS)
+def test_segmentation_gold_is_95_percent_right_in_each_language(gold):
+    cases = segmentation.load_cases(gold)
+    assert len(cases) >= 100
+    wrong = segmentation.wrong_cases(segmentation.splitters()["parallax"], cases)
+    by_lang = segmentation.accuracy_by(cases, wrong, lambda case: case.lang)
+    assert set(by_lang) == {"all", "en", "ru", "uk"}
+    assert min(by_lang.values()) >= 0.95, (by_lang, [case.id for case in wrong])
+
+
+@pytest.mark.parametrize("gold", segmentation.GOLDS)
+@pytest.mark.parametrize("library", ["razdel", "blingfire", "sentencex"])
+def test_segmentation_gold_parallax_is_right_more_often_than(library, gold):
+    pytest.importorskip(library, reason=f"{library} is in the dev extra; install it to compare")
+    cases = segmentation.load_cases(gold)
+    splitters = segmentation.splitters()
+    ours = len(segmentation.wrong_cases(splitters["parallax"], cases))
+    theirs = len(segmentation.wrong_cases(splitters[library], cases))
+    assert ours < theirs
 
 
 def test_no_is_an_abbreviation_only_before_a_number():

@@ -1,4 +1,7 @@
 import json
+import subprocess
+import sys
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -50,30 +53,177 @@ def test_csv_memory_with_quoted_commas(tmp_path):
     assert TranslationMemory.from_files([path]).lookup("Да, это так.") == "Yes, it is."
 
 
-def test_tmx_memory_takes_the_english_variant_of_each_unit(tmp_path):
-    path = tmp_path / "tm.tmx"
-    path.write_text(
-        """<?xml version="1.0" encoding="UTF-8"?>
-<tmx version="1.4"><header srclang="ru" datatype="plaintext" segtype="sentence" adminlang="en"
- creationtool="t" creationtoolversion="1" o-tmf="t"/>
+TMX_HEADER = """<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"{xmlns}><header srclang="ru" datatype="plaintext" segtype="sentence"
+ adminlang="en" creationtool="t" creationtoolversion="1" o-tmf="t"/>
 <body>
-<tu><tuv xml:lang="ru"><seg>Вода безопасна.</seg></tuv>
-    <tuv xml:lang="en-GB"><seg>Water is <ph>x</ph>safe.</seg></tuv></tu>
+"""
+
+
+def write_tmx(path: Path, units: str, xmlns: str = "") -> Path:
+    path.write_text(TMX_HEADER.format(xmlns=xmlns) + units + "\n</body></tmx>\n", encoding="utf-8")
+    return path
+
+
+def test_tmx_memory_takes_the_english_variant_of_each_unit(tmp_path):
+    path = write_tmx(
+        tmp_path / "tm.tmx",
+        """<tu><tuv xml:lang="ru"><seg>Вода безопасна.</seg></tuv>
+    <tuv xml:lang="en-GB"><seg>Water is safe.</seg></tuv></tu>
 <tu><tuv xml:lang="uk"><seg>Вода безпечна.</seg></tuv>
-    <tuv xml:lang="en"><seg>The water is safe.</seg></tuv></tu>
-</body></tmx>""",
-        encoding="utf-8",
+    <tuv xml:lang="en"><seg>The water is safe.</seg></tuv></tu>""",
     )
     memory = TranslationMemory.from_files([path])
-    assert memory.lookup("Вода безопасна.") == "Water is xsafe."
+    assert memory.lookup("Вода безопасна.") == "Water is safe."
     assert memory.lookup("Вода безпечна.") == "The water is safe."
 
 
-def test_memory_row_with_wrong_column_count_names_file_and_line(tmp_path):
+def test_tmx_inline_codes_are_dropped_and_highlighted_text_kept(tmp_path):
+    path = write_tmx(
+        tmp_path / "tm.tmx",
+        """<tu><tuv xml:lang="ru"><seg>Министр <bpt i="1">&lt;b&gt;</bpt>Иван Петров<ept i="1">\
+&lt;/b&gt;</ept> прибыл в Киев.</seg></tuv>
+<tuv xml:lang="en"><seg>Minister <bpt i="1">&lt;b&gt;</bpt>Ivan Petrov<ept i="1">&lt;/b&gt;\
+</ept> arrived in Kyiv.<ph x="2">&lt;br/&gt;</ph></seg></tuv></tu>
+<tu><tuv xml:lang="ru"><seg>Мэр <hi type="b">закрыл</hi> мост<it pos="begin">&lt;i&gt;</it>.\
+<ut>{\\f1}</ut></seg></tuv>
+<tuv xml:lang="en"><seg>The mayor <hi>closed</hi> the bridge.</seg></tuv></tu>
+<tu><tuv xml:lang="ru"><seg>Фото<ph>&lt;img alt="<sub>мост</sub>"/&gt;</ph>.</seg></tuv>
+<tuv xml:lang="en"><seg>Photo<ph>&lt;img alt="<sub>bridge</sub>"/&gt;</ph>.</seg></tuv></tu>""",
+    )
+    memory = TranslationMemory.from_files([path])
+    assert memory.lookup("Министр Иван Петров прибыл в Киев.") == (
+        "Minister Ivan Petrov arrived in Kyiv."
+    )
+    assert memory.lookup("Мэр закрыл мост.") == "The mayor closed the bridge."
+    assert memory.lookup("Фото мост .") == "Photo bridge ."  # a sub's text is kept
+    assert not any("<" in english or "&" in english for english in memory.entries.values())
+
+
+def test_tmx_with_the_default_namespace_loads_every_unit(tmp_path):
+    path = write_tmx(
+        tmp_path / "tm.tmx",
+        """<tu><tuv xml:lang="ru"><seg>Вода безопасна.</seg></tuv>
+<tuv xml:lang="en"><seg>Water is safe.</seg></tuv></tu>""",
+        xmlns=' xmlns="http://www.lisa.org/tmx14"',
+    )
+    memory = TranslationMemory.from_files([path])
+    assert memory.lookup("Вода безопасна.") == "Water is safe."
+    assert (memory.files[0].entries, dict(memory.files[0].skipped)) == (1, {})
+
+
+def test_an_empty_target_is_no_entry_in_tmx_and_tsv(tmp_path):
+    tmx = write_tmx(
+        tmp_path / "tm.tmx",
+        """<tu><tuv xml:lang="ru"><seg>Пустой перевод.</seg></tuv>
+<tuv xml:lang="en"><seg/></tuv></tu>
+<tu><tuv xml:lang="ru"><seg>Вода безопасна.</seg></tuv>
+<tuv xml:lang="en"><seg>Water is safe.</seg></tuv></tu>""",
+    )
+    tsv = tmp_path / "tm.tsv"
+    tsv.write_text("Порожній переклад.\t \nВода безпечна.\tWater is safe.\n", encoding="utf-8")
+    memory = TranslationMemory.from_files([tmx, tsv])
+    assert memory.lookup("Пустой перевод.") is None
+    assert memory.lookup("Порожній переклад.") is None
+    assert [dict(f.skipped) for f in memory.files] == [{"empty en side": 1}] * 2
+
+
+def test_language_tags_of_every_common_spelling_count(tmp_path):
+    path = write_tmx(
+        tmp_path / "tm.tmx",
+        """<tu><tuv xml:lang="ru-RU"><seg>Один.</seg></tuv>
+<tuv xml:lang="en_GB"><seg>One.</seg></tuv></tu>
+<tu><tuv xml:lang="uk_UA"><seg>Два.</seg></tuv><tuv xml:lang="eng"><seg>Two.</seg></tuv></tu>
+<tu><tuv xml:lang="RU"><seg>Три.</seg></tuv><tuv xml:lang="EN-GB"><seg>Three.</seg></tuv></tu>
+<tu><tuv xml:lang="ukr"><seg>Чотири.</seg></tuv><tuv xml:lang="en-US"><seg>Four.</seg></tuv></tu>
+<tu><tuv xml:lang="ru"><seg>Пять.</seg></tuv><tuv xml:lang="de"><seg>Fünf.</seg></tuv></tu>
+<tu><tuv xml:lang="??"><seg>Шесть.</seg></tuv><tuv xml:lang="en"><seg>Six.</seg></tuv></tu>""",
+    )
+    memory = TranslationMemory.from_files([path])
+    assert [memory.lookup(w) for w in ("Один.", "Два.", "Три.", "Чотири.")] == [
+        "One.", "Two.", "Three.", "Four.",
+    ]  # fmt: skip
+    assert dict(memory.files[0].skipped) == {
+        "no en side": 1,
+        "language tag '??' not understood": 1,
+        "no source side": 1,
+    }
+
+
+def test_tsv_keeps_quotes_as_text_and_skips_a_bad_row_with_its_line(tmp_path, caplog):
     path = tmp_path / "tm.tsv"
-    path.write_text("a\tb\nonly one column\n", encoding="utf-8")
-    with pytest.raises(TranslationMemoryError, match=r"tm.tsv:2: expected two columns"):
+    path.write_text(
+        '"Нафтогаз" подав позов.\t"Naftogaz" filed a claim.\n'
+        '"Незакрита лапка.\tAn unclosed quote.\n'
+        "one column only\n"
+        "Суд відклав засідання.\tThe court adjourned.\n",
+        encoding="utf-8",
+    )
+    memory = TranslationMemory.from_files([path])
+    assert memory.lookup('"Нафтогаз" подав позов.') == '"Naftogaz" filed a claim.'
+    assert memory.lookup('"Незакрита лапка.') == "An unclosed quote."
+    assert memory.lookup("Суд відклав засідання.") == "The court adjourned."
+    assert dict(memory.files[0].skipped) == {"bad row": 1}
+    assert "tm.tsv:3: expected 2 tab-separated columns, found 1; row skipped" in caplog.text
+
+
+def test_a_memory_that_gives_no_entry_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "tm.tsv"
+    path.write_text("only one column\n", encoding="utf-8")
+    with pytest.raises(TranslationMemoryError, match=r"no entry could be read from .*tm.tsv"):
         TranslationMemory.from_files([path])
+
+
+def test_broken_tmx_names_the_file(tmp_path):
+    path = tmp_path / "tm.tmx"
+    path.write_text("<tmx><body><tu>", encoding="utf-8")
+    with pytest.raises(TranslationMemoryError, match=r"tm.tmx: not valid TMX"):
+        TranslationMemory.from_files([path])
+
+
+def test_an_invisible_difference_still_matches_the_memory(tmp_path):
+    path = tmp_path / "tm.tsv"
+    path.write_text(
+        "Президент прибув до Києва.\tThe president arrived in Kyiv.\n", encoding="utf-8"
+    )
+    memory = TranslationMemory.from_files([path])
+    spellings = [
+        "Пре\u00adзи\u00adдент прибув до Києва.",  # soft hyphens
+        "Президент\u200b прибув до Києва.",  # a zero-width space
+        unicodedata.normalize("NFD", "Президент прибув до Києва."),  # decomposed й, ї
+        "Президент\u00a0прибув до\u202fКиєва.",  # no-break spaces
+    ]
+    assert [memory.lookup(text) for text in spellings] == ["The president arrived in Kyiv."] * 4
+
+
+def test_a_200000_unit_tmx_is_read_in_memory_bounded_by_its_entries(tmp_path):
+    """Streamed: the peak grows with the entries kept, not with the parsed document."""
+    path = tmp_path / "big.tmx"
+    with path.open("w", encoding="utf-8") as file:
+        file.write(TMX_HEADER.format(xmlns=""))
+        for i in range(200_000):
+            # Every unit after the first 1,000 repeats a source: 1,000 entries are kept.
+            file.write(
+                f'<tu><tuv xml:lang="ru"><seg>Предложение номер {i % 1000} о воде.</seg></tuv>'
+                f'<tuv xml:lang="en"><seg>Sentence number {i} about water.</seg></tuv></tu>\n'
+            )
+        file.write("</body></tmx>\n")
+    script = (
+        "import resource, sys; from pathlib import Path;"
+        "from pipeline.translate.memory import TranslationMemory;"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        "memory = TranslationMemory.from_files([Path(sys.argv[1])]);"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        "print(len(memory), (after - before) // 1024)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
+    )
+    entries, grown_mib = map(int, done.stdout.split())
+    assert entries == 1000
+    assert path.stat().st_size > 30 * 2**20
+    # A parsed tree of this file takes hundreds of MiB; the stream keeps one unit at a time.
+    assert grown_mib < 40, done.stdout
 
 
 # Packages

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from pipeline.config import TranslateConfig
 from pipeline.langid import OTHER
+from pipeline.normalise import matching_key
 from pipeline.records import MissingModel, Sentence, text_hash
 from pipeline.store import Store
 from pipeline.translate.argos import ArgosTranslator, DecodingOptions
-from pipeline.translate.memory import TranslationMemory, normalise
+from pipeline.translate.memory import TranslationMemory
 from pipeline.translate.packages import default_packages_dir, find_package, install_command
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -93,9 +94,8 @@ def translate_sentences(
         elif (from_memory := memory.lookup(sentence.text)) is not None:
             english_of[index] = (from_memory, "tm")
         elif sentence.lang in translators:
-            pending.setdefault(sentence.lang, {}).setdefault(normalise(sentence.text), []).append(
-                index
-            )
+            same_lang = pending.setdefault(sentence.lang, {})
+            same_lang.setdefault(matching_key(sentence.text), []).append(index)
         else:
             english_of[index] = ("", "skipped")
 
