@@ -33,7 +33,7 @@ def skipped_warnings(missing: list[MissingModel]) -> list[str]:
     cost = (
         "They are in `sentences.csv` with `english_origin` `skipped`, in no alignment, and "
         "`unique.csv` cannot claim uniqueness against them: a sentence it lists as carried by no "
-        "other source may be carried by one of them."
+        "other source may be carried by one of them (its column `unchecked` counts them)."
     )
     lines = []
     for m in missing:

@@ -135,13 +135,20 @@ def wait_for_socket(
         time.sleep(0.2)
 
 
+# Answers of a busy server that a client retries, and how often (Prefect's client: 5 times).
+RETRY_CODES = frozenset({429, 502, 503})
+RETRIES = 3
+
+
 def api_request(
     api_url: str, method: str, path: str, body: dict | None = None, auth: str | None = None
 ) -> Any:
     """One call to the Prefect REST API at `api_url`; the JSON it answers, or None.
 
     `auth` is the `user:password` of the server's basic authentication; by default
-    PREFECT_API_AUTH_STRING, as Prefect's own clients take it. Raises urllib's HTTPError.
+    PREFECT_API_AUTH_STRING, as Prefect's own clients take it. Raises urllib's HTTPError. A
+    busy server's 429, 502 or 503 (its SQLite database locked by a scheduler loop) is retried
+    after a pause, as Prefect's own client does (PREFECT_CLIENT_MAX_RETRIES).
     """
     headers = {"Content-Type": "application/json"}
     auth = auth or os.environ.get("PREFECT_API_AUTH_STRING")
@@ -153,9 +160,15 @@ def api_request(
         data=json.dumps(body).encode() if body is not None else None,
         headers=headers,
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        payload = response.read()
-    return json.loads(payload) if payload else None
+    for attempt in range(RETRIES + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                payload = response.read()
+            return json.loads(payload) if payload else None
+        except urllib.error.HTTPError as error:
+            if error.code not in RETRY_CODES or attempt == RETRIES:
+                raise
+            time.sleep(2**attempt)
 
 
 def crash_orphaned_runs(api_url: str, auth: str) -> list[str]:

@@ -6,7 +6,11 @@ So the search is order-free:
    a close neighbour are the only ones compared further.
 2. For each such pair of articles, every sentence pair gets a ratio margin (Artetxe & Schwenk
    2019): its cosine divided by the mean cosine of each side's k nearest neighbours in the
-   other article. A sentence that is merely close to everything scores low.
+   other article. A sentence that is merely close to everything scores low. An article with
+   fewer than k sentences cannot supply k neighbours: the rest come from a fixed background of
+   generic news sentences (pipeline/data/background_sentences.txt), so the neighbourhood is
+   always k strong. With neighbours from the article alone, a one-sentence brief was its own
+   only neighbour, and its margin was always 1.0.
 3. A pair is kept when it is the mutual best of its two sentences between those two articles
    and clears both the margin threshold and a cosine floor.
 The margin is computed within each article pair, not over the whole corpus: a statement that
@@ -19,6 +23,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -26,6 +31,7 @@ import numpy as np
 from pipeline.config import AlignConfig
 from pipeline.index import build_index, search
 from pipeline.records import SPAN_SEPARATOR, Alignment, Sentence, text_hash
+from pipeline.relation import DIFFERENT, relation
 from pipeline.spans import divergent_spans
 
 
@@ -94,14 +100,47 @@ def candidate_article_pairs(
     return sorted(pairs)
 
 
-def ratio_margin(cosines: np.ndarray, k: int) -> np.ndarray:
-    """Ratio margin for each cell of an |A|x|B| cosine block, neighbourhoods within the block."""
-    k_rows = min(k, cosines.shape[1])
-    k_cols = min(k, cosines.shape[0])
-    row_mean = -np.sort(-cosines, axis=1)[:, :k_rows].mean(axis=1)
-    col_mean = -np.sort(-cosines, axis=0)[:k_cols, :].mean(axis=0)
+BACKGROUND_FILE = Path(__file__).parent / "data" / "background_sentences.txt"
+
+
+def background_sentences() -> list[str]:
+    """The generic news sentences of the margin's background (comment lines left out)."""
+    lines = BACKGROUND_FILE.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def background_neighbours(vectors: np.ndarray, background: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k highest cosines to the background vectors, highest first: |rows| x k."""
+    k = min(k, len(background))
+    return -np.sort(-(vectors @ background.T), axis=1)[:, :k]
+
+
+def ratio_margin(
+    cosines: np.ndarray,
+    k: int,
+    background_a: np.ndarray | None = None,
+    background_b: np.ndarray | None = None,
+) -> np.ndarray:
+    """Ratio margin for each cell of an |A|x|B| cosine block (Artetxe & Schwenk 2019, ratio).
+
+    A row's neighbourhood is its k highest cosines in the block; where the block has fewer than
+    k columns, it is topped up to k from the row's highest cosines to the background
+    (`background_a`, |A| x k, from background_neighbours()). Columns likewise (`background_b`).
+    """
+    row_mean = _neighbourhood_mean(cosines, k, background_a)
+    col_mean = _neighbourhood_mean(cosines.T, k, background_b)
     denominator = (row_mean[:, None] + col_mean[None, :]) / 2
     return cosines / np.maximum(denominator, 1e-6)
+
+
+def _neighbourhood_mean(cosines: np.ndarray, k: int, background: np.ndarray | None) -> np.ndarray:
+    """Per row, the mean of its k highest cosines, topped up from `background` when the row
+    has fewer than k."""
+    own = -np.sort(-cosines, axis=1)[:, :k]
+    missing = k - own.shape[1]
+    if background is None or missing <= 0:
+        return own.mean(axis=1)
+    return np.hstack([own, background[:, :missing]]).mean(axis=1)
 
 
 def mutual_best(scores: np.ndarray) -> list[tuple[int, int]]:
@@ -129,6 +168,9 @@ class ArticlePair:
     cosines: np.ndarray
     margins: np.ndarray
 
+    def relation(self, i: int, j: int) -> str:
+        return relation(self.a[i].english, self.b[j].english)
+
     def link(self, i: int, j: int, method: str) -> Alignment:
         only_a, only_b = divergent_spans(self.a[i].english, self.b[j].english)
         return Alignment(
@@ -139,6 +181,7 @@ class ArticlePair:
             method,
             SPAN_SEPARATOR.join(only_a),
             SPAN_SEPARATOR.join(only_b),
+            self.relation(i, j),
         )
 
 
@@ -217,7 +260,9 @@ def monotonic_links(pair: ArticlePair, encode: Encode, config: AlignConfig) -> l
                 for b in range(j, j + dj)
                 # Each sentence pair of a bead must hold on its own, too: close enough, and
                 # closer than its neighbours are on average (margin above 1).
-                if pair.cosines[a, b] >= floor and pair.margins[a, b] >= MONOTONIC_MIN_MARGIN
+                if pair.cosines[a, b] >= floor
+                and pair.margins[a, b] >= MONOTONIC_MIN_MARGIN
+                and pair.relation(a, b) != DIFFERENT
             ]
     return links
 
@@ -266,8 +311,10 @@ def merged_links(
     for (a, b1, b2, flipped), merged in zip(candidates, joined, strict=True):
         cosines = pair.cosines.T if flipped else pair.cosines
         alone = pair.vectors_b[a] if flipped else pair.vectors_a[a]
-        if float(alone @ merged) >= max(cosines[a, b1], cosines[a, b2]) + config.merge_min_gain:
-            found.append(pair.link(b2, a, "merge") if flipped else pair.link(a, b2, "merge"))
+        row, column = (b2, a) if flipped else (a, b2)
+        gain = float(alone @ merged) - max(cosines[a, b1], cosines[a, b2])
+        if gain >= config.merge_min_gain and pair.relation(row, column) != DIFFERENT:
+            found.append(pair.link(row, column, "merge"))
     return found
 
 
@@ -280,7 +327,7 @@ class LinkCache(Protocol):
 
 
 # Bumped whenever what the link cache stores changes shape.
-LINK_CACHE_FORMAT = "links-3"
+LINK_CACHE_FORMAT = "links-4"
 
 
 def pair_hash(english_a: str, english_b: str) -> str:
@@ -309,7 +356,9 @@ def plan_pair(pair: ArticlePair, config: AlignConfig, with_joined: bool) -> Pair
     links = [
         (i, j)
         for i, j in mutual_best(pair.margins)
-        if pair.margins[i, j] >= config.margin_threshold and pair.cosines[i, j] >= config.min_cosine
+        if pair.margins[i, j] >= config.margin_threshold
+        and pair.cosines[i, j] >= config.min_cosine
+        and pair.relation(i, j) != DIFFERENT  # other people or places: another claim
     ]
     if not with_joined:
         return PairPlan(links, False, [])
@@ -363,7 +412,7 @@ def _cache_rows(pair: ArticlePair, found: list[Alignment]) -> list[list]:
     row_b = {s.position: j for j, s in enumerate(pair.b)}
     return [
         [row_a[x.a.position], row_b[x.b.position], x.cosine, x.margin, x.method, x.only_in_a,
-         x.only_in_b]
+         x.only_in_b, x.relation]
         for x in found
     ]  # fmt: skip
 
@@ -375,12 +424,15 @@ def align(
     encode: Encode | None = None,
     cache: LinkCache | None = None,
     cache_key: str = "",
+    background: np.ndarray | None = None,
 ) -> list[Alignment]:
     """Statement pairs across articles, sorted by (article_a, position_a, article_b, position_b).
 
     Without `encode` (which embeds joined sentences) only one-to-one links are made. With a
-    `cache`, an article pair whose sentences and options (`cache_key`) were aligned before is
-    not aligned again: a rerun, or a run with one new article, redoes only the new pairs.
+    `cache`, an article pair whose sentences and options (`cache_key`, which must cover the
+    background) were aligned before is not aligned again: a rerun, or a run with one new
+    article, redoes only the new pairs. `background`: the vectors of background_sentences(),
+    the margin's fixed neighbourhood; without it, neighbours come from the other article only.
     """
     if len(sentences) < 2:
         return []
@@ -394,6 +446,7 @@ def align(
     english_of = {a: "\x1f".join(s.english for s in side) for a, side in sentences_of.items()}
 
     distinct = DistinctVectors.of(vectors)
+    around = None if background is None else background_neighbours(vectors, background, config.k)
     candidates = candidate_article_pairs(distinct, article_of, config)
     hashes = {(a, b): pair_hash(english_of[a], english_of[b]) for a, b in candidates}
     known = cache.get_links(cache_key, hashes.values()) if cache else {}
@@ -404,8 +457,8 @@ def align(
             continue
         side_a, side_b = sentences_of[key[0]], sentences_of[key[1]]
         alignments += [
-            Alignment(side_a[i], side_b[j], cosine, margin, method, only_a, only_b)
-            for i, j, cosine, margin, method, only_a, only_b in known[hashes[key]]
+            Alignment(side_a[i], side_b[j], cosine, margin, method, only_a, only_b, related)
+            for i, j, cosine, margin, method, only_a, only_b, related in known[hashes[key]]
         ]
 
     # New pairs go in slices: each slice's joined sentences are embedded in one model call,
@@ -416,9 +469,14 @@ def align(
         for a, b in todo[start : start + NEW_PAIRS_PER_SLICE]:
             rows_a, rows_b = rows_of[a], rows_of[b]
             cosines = distinct.cosines(rows_a, rows_b)
+            margins = (
+                ratio_margin(cosines, config.k)
+                if around is None
+                else ratio_margin(cosines, config.k, around[rows_a], around[rows_b])
+            )
             pair = ArticlePair(
                 sentences_of[a], sentences_of[b], vectors[rows_a], vectors[rows_b], cosines,
-                ratio_margin(cosines, config.k),
+                margins,
             )  # fmt: skip
             pairs.append((hashes[a, b], pair, plan_pair(pair, config, encode is not None)))
         new = []

@@ -96,30 +96,60 @@ _READ_ALSO = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+# A subheading that asks the question the next paragraphs answer ("What was the background?",
+# "Что известно?", "Що відомо?"): a short question on its own line. It states nothing.
+_SUBHEADING_QUESTION = re.compile(
+    r"""
+    (?:what|why|how|who|when|where|which|что|почему|как|кто|когда|где|зачем|що|чому|як|хто
+      |коли|де|навіщо)
+    \b[^.!?\n]{0,60}\?
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+# At most this many words in such a subheading.
+_SUBHEADING_WORDS = 6
+
 _RULES = (_VISITOR_COUNTER, _NUMBERS_ONLY, _DATE_LINE, _SHARE_WIDGET, _BREADCRUMB, _READ_ALSO)
+
+# A scraper's label and ISO date before the first sentence ("date 2024-10-16 NATO has no...").
+_DATE_PREFIX = re.compile(
+    r"\s*(?:date|published|updated|опубликовано|опубліковано)\s*:?\s*"
+    r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s+",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
 class Cleaned:
     """An article's text without its noise lines, and the lines that were dropped."""
 
-    text: str  # the input minus the removed lines; kept lines and their line ends are untouched
-    removed: tuple[str, ...]  # the removed lines, without line ends, in input order
+    # The input minus the removed lines and date prefixes; all else, line ends included, as is.
+    text: str
+    removed: tuple[str, ...]  # the removed lines and prefixes, without line ends, in input order
 
 
 def _is_noise(line: str) -> bool:
     """True when the whole line (ignoring surrounding whitespace) is page furniture."""
     stripped = line.strip()
-    return bool(stripped) and any(rule.fullmatch(stripped) for rule in _RULES)
+    if not stripped:
+        return False
+    if len(stripped.split()) <= _SUBHEADING_WORDS and _SUBHEADING_QUESTION.fullmatch(stripped):
+        return True
+    return any(rule.fullmatch(stripped) for rule in _RULES)
 
 
 def clean_text(text: str) -> Cleaned:
-    """Remove noise lines; everything else, blank lines included, stays byte-identical."""
+    """Remove noise lines and date prefixes; everything else, blank lines included, stays
+    byte-identical."""
     kept: list[str] = []
     removed: list[str] = []
     for line in text.splitlines(keepends=True):
         if _is_noise(line):
             removed.append(line.splitlines()[0])
-        else:
-            kept.append(line)
+            continue
+        prefix = _DATE_PREFIX.match(line)
+        if prefix and line[prefix.end() :].strip():
+            removed.append(prefix.group().strip())
+            line = line[prefix.end() :]
+        kept.append(line)
     return Cleaned(text="".join(kept), removed=tuple(removed))

@@ -126,6 +126,13 @@ def _run(args: argparse.Namespace) -> int:
     )
     for line in _missing_lines(result.missing):
         print(line)
+    if counts["unique_unchecked"]:
+        print(
+            f"unique.csv is partial: {counts['unique_unchecked']} of its "
+            f"{counts['unique_sentences']} sentences were not compared with the "
+            f"{counts['untranslated_sentences']} sentences that have no English side (column "
+            "`unchecked`); one of those may carry them"
+        )
     print(f"outputs: {result.run_dir}")
     return 0
 

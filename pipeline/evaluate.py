@@ -5,7 +5,8 @@ anchor substring, with strength `strong` or `weak`. A predicted pair matches a g
 each side's sentence (original or English) contains its anchor, in either order. Precision
 counts a prediction correct when it matches any gold pair, strong or weak; recall counts the
 strong gold pairs that some prediction matches. Only predictions between articles the gold
-covers are scored.
+covers are scored, and only links that claim the same statement: a link marked `disagrees`
+(the same topic and names, other figures or polarity) is counted apart, as a finding.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 from pipeline.align import mutual_best
 from pipeline.export import write_csv
 from pipeline.records import Sentence
+from pipeline.relation import SAME
 
 STRENGTHS = ("strong", "weak")
 
@@ -51,6 +53,7 @@ class Predicted:
     texts_a: tuple[str, str]  # original, English
     article_b: str
     texts_b: tuple[str, str]
+    relation: str = SAME
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Score:
     found: int
     misses: list[GoldPair]
     false_alarms: list[Predicted]
+    disagreements: int = 0  # links marked `disagrees` between the gold's articles, not scored
 
 
 def load_gold(path: Path) -> tuple[set[str], list[GoldPair]]:
@@ -100,6 +104,7 @@ def read_predictions(alignments_csv: Path) -> list[Predicted]:
                 (_plain(row["text_a"]), _plain(row["english_a"])),
                 _plain(row["article_b"]),
                 (_plain(row["text_b"]), _plain(row["english_b"])),
+                row.get("relation") or SAME,  # runs before the column existed claim sameness
             )
             for row in csv.DictReader(handle)
         ]
@@ -125,7 +130,8 @@ def matches(predicted: Predicted, gold: GoldPair) -> bool:
 
 
 def score(predictions: list[Predicted], articles: set[str], gold: list[GoldPair]) -> Score:
-    scored = [p for p in predictions if p.article_a in articles and p.article_b in articles]
+    covered = [p for p in predictions if p.article_a in articles and p.article_b in articles]
+    scored = [p for p in covered if p.relation == SAME]
     false_alarms = [p for p in scored if not any(matches(p, g) for g in gold)]
     strong = [g for g in gold if g.strength == "strong"]
     misses = [g for g in strong if not any(matches(p, g) for p in scored)]
@@ -135,8 +141,9 @@ def score(predictions: list[Predicted], articles: set[str], gold: list[GoldPair]
     recall = found / len(strong) if strong else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return Score(
-        precision, recall, f1, len(scored), correct, len(strong), found, misses, false_alarms
-    )
+        precision, recall, f1, len(scored), correct, len(strong), found, misses, false_alarms,
+        len(covered) - len(scored),
+    )  # fmt: skip
 
 
 def write_report(result: Score, folder: Path) -> None:
@@ -202,3 +209,83 @@ def cosine_baseline(
                         )
                     )
     return predicted
+
+
+# Statement groups: a gold lists groups of (article, anchor) members; a group is scored by its
+# pairs of members from different articles (pairwise precision and recall, the usual measure
+# for clusterings whose sizes differ).
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    precision: float
+    recall: float
+    f1: float
+    predicted: int  # member pairs that share a predicted group
+    correct: int  # of those, pairs that share a gold group
+    gold: int  # member pairs that share a gold group
+    found: int  # of those, pairs that share a predicted group
+
+
+def load_gold_groups(path: Path) -> tuple[set[str], list[list[Side]]]:
+    """The gold's articles and groups; GoldError naming the entry when malformed."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        articles = {str(a) for a in data["articles"]}
+        groups = [
+            [Side(str(m["article"]), str(m["anchor"])) for m in group["members"]]
+            for group in data["groups"]
+        ]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        raise GoldError(f"{path}: expected `articles` and `groups` of members: {error}") from None
+    return articles, groups
+
+
+def read_groups(statements_csv: Path) -> list[list[tuple[str, tuple[str, str]]]]:
+    """statements.csv's groups, each a list of (article, (original, English))."""
+    groups: dict[str, list[tuple[str, tuple[str, str]]]] = defaultdict(list)
+    with statements_csv.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            texts = (_plain(row["original"]), _plain(row["english"]))
+            groups[row["group"]].append((_plain(row["article"]), texts))
+    return list(groups.values())
+
+
+def score_groups(
+    groups: list[list[tuple[str, tuple[str, str]]]], articles: set[str], gold: list[list[Side]]
+) -> GroupScore:
+    """Pairwise precision and recall of predicted groups against gold groups."""
+
+    def in_gold_group(member: tuple[str, tuple[str, str]], side: Side) -> bool:
+        return member[0] == side.article and _contains(member[1], side.anchor)
+
+    def share_a_gold_group(x: tuple, y: tuple) -> bool:
+        return any(
+            any(in_gold_group(x, s) for s in group) and any(in_gold_group(y, s) for s in group)
+            for group in gold
+        )
+
+    predicted_pairs = [
+        (x, y)
+        for group in groups
+        for i, x in enumerate(group)
+        for y in group[i + 1 :]
+        if x[0] != y[0] and x[0] in articles and y[0] in articles
+    ]
+    correct = sum(1 for x, y in predicted_pairs if share_a_gold_group(x, y))
+    gold_pairs = [
+        (s, t) for group in gold for i, s in enumerate(group) for t in group[i + 1 :]
+        if s.article != t.article
+    ]  # fmt: skip
+    found = sum(
+        1
+        for s, t in gold_pairs
+        if any(
+            any(in_gold_group(x, s) for x in group) and any(in_gold_group(y, t) for y in group)
+            for group in groups
+        )
+    )
+    precision = correct / len(predicted_pairs) if predicted_pairs else 0.0
+    recall = found / len(gold_pairs) if gold_pairs else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return GroupScore(precision, recall, f1, len(predicted_pairs), correct, len(gold_pairs), found)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline.records import Alignment, Reject, Sentence
-from pipeline.statements import Statement, coverage_matrix
+from pipeline.statements import Statement, UniqueSentence, coverage_matrix
 
 SENTENCE_COLUMNS = (
     "article",
@@ -27,12 +27,12 @@ SENTENCE_COLUMNS = (
 ALIGNMENT_COLUMNS = (
     "article_a", "position_a", "lang_a", "text_a", "english_a",
     "article_b", "position_b", "lang_b", "text_b", "english_b",
-    "cosine", "margin", "only_in_a", "only_in_b", "method",
+    "cosine", "margin", "only_in_a", "only_in_b", "method", "relation",
 )  # fmt: skip
 STATEMENT_COLUMNS = (
     "group", "article", "source", "lang", "position", "original", "english", "representative",
 )  # fmt: skip
-UNIQUE_COLUMNS = ("source", "article", "position", "lang", "original", "english")
+UNIQUE_COLUMNS = ("source", "article", "position", "lang", "original", "english", "unchecked")
 REJECT_COLUMNS = ("input", "reason")
 
 
@@ -111,7 +111,10 @@ def write_alignments(path: Path, alignments: Iterable[Alignment]) -> None:
     with atomic_file(path) as handle:
         handle.write(_csv_line(ALIGNMENT_COLUMNS) + "\n")
         for x in alignments:
-            own = (f"{x.cosine:.4f}", f"{x.margin:.4f}", x.only_in_a, x.only_in_b, x.method)
+            own = (
+                f"{x.cosine:.4f}", f"{x.margin:.4f}", x.only_in_a, x.only_in_b, x.method,
+                x.relation,
+            )  # fmt: skip
             handle.write(f"{side(x.a)},{side(x.b)},{_csv_line(own)}\n")
 
 
@@ -150,7 +153,7 @@ def write_run(
     sentences: list[Sentence],
     alignments: list[Alignment],
     statements: list[Statement],
-    unique: list[Sentence],
+    unique: list[UniqueSentence],
     rejects: list[Reject],
     run_info: dict[str, Any],
 ) -> Path:
@@ -172,7 +175,18 @@ def write_run(
         "unique.csv": lambda path: write_csv(
             path,
             UNIQUE_COLUMNS,
-            ((s.source, s.article_id, s.position, s.lang, s.text, s.english) for s in unique),
+            (
+                (
+                    u.sentence.source,
+                    u.sentence.article_id,
+                    u.sentence.position,
+                    u.sentence.lang,
+                    u.sentence.text,
+                    u.sentence.english,
+                    u.unchecked,
+                )
+                for u in unique
+            ),  # fmt: skip
         ),
         "rejects.csv": lambda path: write_csv(
             path, REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)

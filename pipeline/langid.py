@@ -98,7 +98,9 @@ def candidate_confidences(text: str, values: list[ConfidenceValue]) -> dict[str,
         if fits_script and (alphabet is None or cyrillic <= alphabet):
             allowed[code] = value.value
     total = sum(allowed.values())
-    return {code: value / total for code, value in allowed.items()} if total else {}
+    # lingua has no opinion on a one-word reply ("Да.", "Так."): the letters still allow some
+    # languages, and the article's language among them decides (decide()).
+    return {code: value / total if total else 0.0 for code, value in allowed.items()}
 
 
 def decide(
@@ -124,7 +126,7 @@ def decide(
         ):
             return article
     best = max(confidences, key=confidences.__getitem__)
-    return best if best in languages else OTHER
+    return best if best in languages and confidences[best] > 0 else OTHER
 
 
 def detect_languages(

@@ -67,6 +67,9 @@ class Alignment:
     # back at 1,000 articles; a tuple of words each would make it millions of objects).
     only_in_a: str = ""
     only_in_b: str = ""
+    # "same", or "disagrees": the same topic and names with other figures or the opposite
+    # polarity (pipeline/relation.py). Only "same" links make statement groups.
+    relation: str = "same"
 
 
 @dataclass(frozen=True)

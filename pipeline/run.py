@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import clean, segment
-from pipeline.align import LINK_CACHE_FORMAT, align
+from pipeline.align import LINK_CACHE_FORMAT, align, background_sentences
 from pipeline.config import Config
 from pipeline.corpus import Corpus
 from pipeline.embed import Embedder, embed_texts
@@ -37,7 +37,7 @@ from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
 from pipeline.normalise import normalise_text
 from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence, text_hash
-from pipeline.statements import Statement, group_statements, unique_sentences
+from pipeline.statements import Statement, UniqueSentence, group_statements, unique_sentences
 from pipeline.store import Store
 from pipeline.translate import (
     load_translators,
@@ -180,7 +180,7 @@ class Embedded:
 class Aligned:
     alignments: list[Alignment]
     statements: list[Statement]
-    unique: list[Sentence]
+    unique: list[UniqueSentence]
 
 
 def embed(
@@ -193,9 +193,12 @@ def embed(
 
 
 def align_options(config: Config, embedder: Embedder) -> str:
-    """What the links depend on besides the sentences: align options and the embedding model."""
+    """What the links depend on besides the sentences: align options, the embedding model and
+    the margin's background sentences."""
+    background = text_hash("\n".join(background_sentences()))
     return text_hash(
         f"{LINK_CACHE_FORMAT}|{sorted(config.align.__dict__.items())}|{embedder.cache_key}"
+        f"|{background}"
     )
 
 
@@ -218,9 +221,15 @@ def result_key(sentences: list[Sentence], rejects: list[Reject], options: str) -
 
 
 def align_and_group(
-    embedded: Embedded, embedder: Embedder, store: Store, config: Config, options: str
+    embedded: Embedded,
+    untranslated: list[Sentence],
+    embedder: Embedder,
+    store: Store,
+    config: Config,
+    options: str,
 ) -> Aligned:
-    """Links between articles, statement groups and the sentences no other source carries.
+    """Links between articles, statement groups and the sentences no other source carries
+    (each with how many `untranslated` sentences it could not be compared with).
 
     `options` (align_options()) keys the link cache.
     """
@@ -229,9 +238,11 @@ def align_and_group(
         return embed_texts(texts, embedder, store)[0]
 
     sentences, vectors = embedded.sentences, embedded.vectors
-    alignments = align(sentences, vectors, config.align, encode, store, options)
+    background = encode(background_sentences())
+    alignments = align(sentences, vectors, config.align, encode, store, options, background)
     statements = group_statements(sentences, vectors, alignments, config.align.group_min_cosine)
-    return Aligned(alignments, statements, unique_sentences(sentences, statements))
+    unique = unique_sentences(sentences, statements, untranslated)
+    return Aligned(alignments, statements, unique)
 
 
 def articles_by_language(sentences: list[Sentence]) -> dict[str, int]:
@@ -359,7 +370,10 @@ def run(
         embedder = Embedder(config.embed)
         embedded = timed("embed", embed, sentences, embedder, store, progress)
         options = align_options(config, embedder)
-        aligned = timed("align", align_and_group, embedded, embedder, store, config, options)
+        untranslated = [s for s in sentences if not s.english]
+        aligned = timed(
+            "align", align_and_group, embedded, untranslated, embedder, store, config, options
+        )
         alignments = aligned.alignments
         counts = {
             "articles": len(articles),
@@ -374,8 +388,12 @@ def run(
             "translated_cached": report.mt_cached,
             "embedded_new": embedded.encoded,
             "alignments": len(alignments),
+            "alignments_disagree": sum(1 for x in alignments if x.relation != "same"),
             "statements": len(aligned.statements),
             "unique_sentences": len(aligned.unique),
+            # Unique sentences that could not be compared with every other source's sentences.
+            "unique_unchecked": sum(1 for u in aligned.unique if u.unchecked),
+            "untranslated_sentences": len(untranslated),
         }
         run_id = new_run_id()
         run_info = {

@@ -35,6 +35,12 @@ _PREFIX_WORDS = (
     "ім вул див стор пров січ лют бер квіт трав черв лип серп вер жовт лист груд"
 )
 _PREFIX_ABBREVIATIONS = frozenset(_PREFIX_WORDS.split())
+# Month abbreviations stand before a day ("Nov. 8"), or after one, where they can end a
+# sentence ("on 5 Nov. The polls").
+_MONTH_ABBREVIATIONS = frozenset(
+    "jan feb mar apr jun jul aug sep sept oct nov dec янв фев мар апр июн июл авг сен сент окт "
+    "ноя нояб дек січ лют бер квіт трав черв лип серп вер жовт лист груд".split()
+)
 _SUFFIX_ABBREVIATIONS = frozenset(
     "etc inc ltd co corp jr sr гг руб коп млн млрд трлн тыс др долл обл рр грн тис ін".split()
 )
@@ -49,7 +55,11 @@ _CLOSING_LETTERS = {"т": "дп", "н": "э"}
 _OPENING_WORDS = frozenset(
     "the a an it its he his she her they their we our i you this that these those there here "
     "but and or so yet in on at by for from with as after before when while if no some most "
-    "many all both each however meanwhile then now also still".split()
+    "many all both each however meanwhile then now also still "
+    # Russian and Ukrainian (used after a single capital letter: "план Б. Переговоры" stays
+    # one, "план Б. Но" is two)
+    "но и а он она они мы это этот эта эти его их в на по при после однако також але і та "
+    "він вона вони ми це цей ця ці його їх у".split()
 )
 # A time abbreviation before these words goes on ("at 11 p.m. Monday").
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
@@ -82,6 +92,8 @@ _WHITESPACE = re.compile(r"\s")
 _AGENCY_TAG = re.compile(r"/[^\W\d_]+/")
 _MONTH = re.compile(MONTH, re.IGNORECASE | re.VERBOSE)
 _MAX_DATELINE_PIECES = 3
+# The year's word in a dated dateline ("8 ноября 2024 года", "8 листопада 2024 р.").
+_YEAR_WORDS = frozenset("г гг года году р року рік year".split())
 _MAX_DATELINE_WORDS = 8
 _DATELINE_PUNCTUATION = ".,;:()/—–-" + _OPENERS + _CLOSERS
 # How far around a terminator the rules look (characters).
@@ -192,10 +204,15 @@ def _period_ends_sentence(word: str, previous: str, head: str | None, after: str
     next_word = after.split(" ", 1)[0].strip(_OPENERS + _CLOSERS + ".,;:").lower()
     if not word:
         return True
+    if lowered in _MONTH_ABBREVIATIONS and _NUMBER.fullmatch(previous):
+        return not _is_date_phrase(head)  # "set for 5 Nov. The polls open"
     if _AGENCY_TAG.fullmatch(word) or lowered in _PREFIX_ABBREVIATIONS:
         return False
     if _SINGLE_LETTER.fullmatch(word) and word.isupper():
-        return False  # an initial ("Judge P. K. Mendes"), never "p." (page)
+        # An initial ("Judge P. K. Mendes", never "p." for page), unless a word that opens
+        # sentences follows ("Plan B. The talks", "план Б. Но"), not another initial.
+        next_is_initial = re.match(r"[^\W\d_]\.", after) is not None
+        return next_word in _OPENING_WORDS and not next_is_initial
     if lowered in _NUMBER_ABBREVIATIONS:
         return not after[0].isdigit()
     if _SINGLE_LETTER.fullmatch(word):
@@ -211,7 +228,10 @@ def _period_ends_sentence(word: str, previous: str, head: str | None, after: str
             return False
         if word.isupper():
             return next_word in _OPENING_WORDS
-        return next_word not in _WEEKDAYS and not _is_date_phrase(head)
+        # A time goes on before a weekday or a time zone ("at 6 a.m. ET", "10 a.m. GMT").
+        zone = after.split(" ", 1)[0].rstrip(".,;:")
+        is_zone = zone.isupper() and 2 <= len(zone) <= 4
+        return next_word not in _WEEKDAYS and not is_zone and not _is_date_phrase(head)
     if lowered in _SUFFIX_ABBREVIATIONS:
         return not _is_date_phrase(head)
     return True
@@ -239,9 +259,10 @@ def _is_date_phrase(head: str | None) -> bool:
 def _with_dateline_joined(sentences: list[str]) -> list[str]:
     """`sentences` with a leading agency dateline joined onto the first sentence after it.
 
-    A dateline is a run of short pieces made only of capitalised words, numbers, month names
-    and punctuation ("Москва. 8 ноября. INTERFAX.RU - Совет...", "Київ, 8 листопада.
-    Укрінформ. Уряд...", "МОСКВА, 8 ноя — РИА Новости. Совет..."), holding a date.
+    A dateline is a run of short pieces made only of capitalised words, numbers, month names,
+    the year's word and punctuation ("Москва. 8 ноября. INTERFAX.RU - Совет...", "Київ, 8
+    листопада 2024 року. Укрінформ. Уряд...", "МОСКВА, 8 ноя — РИА Новости. Совет..."),
+    holding a month: "Статья 5. Права граждан." is no dateline.
     """
     pieces = 0
     dated = False
@@ -250,11 +271,17 @@ def _with_dateline_joined(sentences: list[str]) -> list[str]:
         if len(words) > _MAX_DATELINE_WORDS or not all(_is_dateline_word(w) for w in words):
             break
         pieces += 1
-        dated = dated or any(w[:1].isdigit() or _MONTH.fullmatch(w) for w in words if w)
+        dated = dated or any(_MONTH.fullmatch(w) for w in words if w)
     if not (pieces and dated):
         return sentences
     return [" ".join(sentences[: pieces + 1]), *sentences[pieces + 1 :]]
 
 
 def _is_dateline_word(word: str) -> bool:
-    return not word or word[0].isupper() or word[0].isdigit() or bool(_MONTH.fullmatch(word))
+    return (
+        not word
+        or word[0].isupper()
+        or word[0].isdigit()
+        or word.lower() in _YEAR_WORDS
+        or bool(_MONTH.fullmatch(word))
+    )

@@ -2,8 +2,11 @@
 
 Groups grow from the alignment links, strongest first, by complete linkage: two groups merge
 only if every pair of their sentences from different articles is close (cosine at least
-`group_min_cosine`). Plain connected components would chain A~B~C into one statement even
-when A and C say unrelated things.
+`group_min_cosine`), and no article would have two different sentences in the group. Plain
+connected components would chain A~B~C into one statement even when A and C say unrelated
+things; and an article says a statement once, so two of its sentences in one group mean two
+statements joined, through a sentence of another outlet that covers both (a one-to-many link)
+or a vaguer one that is close to both.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from pipeline.align import DistinctVectors
 from pipeline.records import Alignment, Sentence
+from pipeline.relation import SAME
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,20 @@ def group_statements(
         articles_in[row] = {int(distinct.of_row[row]): {article_numbers[sentence.article_id]}}
         distinct_rows[row] = distinct.vectors[distinct.of_row[row]][None, :]
 
+    def vectors_by_article(group: int) -> dict[int, set[int]]:
+        found: dict[int, set[int]] = defaultdict(set)
+        for vector, articles in articles_in[group].items():
+            for article in articles:
+                found[article].add(vector)
+        return found
+
     def compatible(first: int, second: int) -> bool:
-        """Every two sentences of the groups, from different articles, are close enough."""
+        """The groups hold no two different sentences of one article, and every two sentences
+        of theirs from different articles are close enough."""
+        by_article_first, by_article_second = vectors_by_article(first), vectors_by_article(second)
+        for article in by_article_first.keys() & by_article_second.keys():
+            if by_article_first[article] != by_article_second[article]:
+                return False
         cosines = distinct_rows[first] @ distinct_rows[second].T
         if cosines.min() >= min_cosine:
             return True
@@ -74,7 +90,7 @@ def group_statements(
     # Strongest first; ties in sentence order. One flat tuple per link: 300,000 links at 1,000
     # articles make the key function a measurable part of a rerun.
     strongest_first = sorted(
-        alignments,
+        (x for x in alignments if x.relation == SAME),
         key=lambda x: (-x.margin, x.a.article_id, x.a.position, x.b.article_id, x.b.position),
     )
     for link in strongest_first:
@@ -116,11 +132,31 @@ def group_statements(
     return statements
 
 
-def unique_sentences(sentences: list[Sentence], statements: list[Statement]) -> list[Sentence]:
-    """Sentences with an English side that no other source carries, by source then position."""
+@dataclass(frozen=True)
+class UniqueSentence:
+    """A sentence no other source carries, as far as could be checked."""
+
+    sentence: Sentence
+    # Sentences of other sources with no English side (their language was skipped): they were
+    # not compared, and one of them may carry this statement. 0: the claim is complete.
+    unchecked: int = 0
+
+
+def unique_sentences(
+    sentences: list[Sentence], statements: list[Statement], untranslated: list[Sentence] = ()
+) -> list[UniqueSentence]:
+    """Sentences with an English side that no other source carries, by source then position;
+    each with how many `untranslated` sentences of other sources it was not compared with."""
     carried = {_key(m) for statement in statements for m in statement.members}
     alone = [s for s in sentences if s.english and _key(s) not in carried]
-    return sorted(alone, key=lambda s: (s.source, s.article_id, s.position))
+    untranslated_in = defaultdict(int)
+    for sentence in untranslated:
+        untranslated_in[sentence.source] += 1
+    total = sum(untranslated_in.values())
+    return [
+        UniqueSentence(s, total - untranslated_in[s.source])
+        for s in sorted(alone, key=lambda s: (s.source, s.article_id, s.position))
+    ]
 
 
 def coverage_matrix(statements: list[Statement], sources: list[str]) -> list[dict[str, object]]:

@@ -12,7 +12,8 @@ from pipeline.clean import Cleaned, clean_text
 
 REAL_LINES = [
     "Москва перебросила 7 тысяч солдат КНДР к украинской границе!",
-    "What was the background?",
+    "What was the background of the decision that the council took on Friday?",
+    "How many? Nobody knows.",
     "He said 12 people died.",
     "Home is where the heart is.",
     "NATO is confident that DPRK provides significant military support to Russia - Stoltenberg",
@@ -25,7 +26,6 @@ REAL_LINES = [
     "Russia / Ukraine talks resume",
     "99% of weapons were supplied by NATO countries.",
     "«Мы призываем все страны не оказывать помощи», — говорится в заявлении.",
-    " date 2024-10-16 NATO has no information about it.",
 ]
 
 
@@ -36,7 +36,7 @@ REAL_LINES = [
         ("001", ()),
         ("002", ("3152 visitors online", "1\u2009379 10")),
         ("003", ("00:49",)),
-        ("004", ()),
+        ("004", ("date 2024-10-16", "What was the background?")),
     ],
 )
 def test_seed_pages_lose_exactly_their_noise_lines(seed_text, prefix, removed):
@@ -45,8 +45,30 @@ def test_seed_pages_lose_exactly_their_noise_lines(seed_text, prefix, removed):
     cleaned = clean_text(page)
 
     assert cleaned.removed == removed
+    # Page 004 opens with a scraper's "date 2024-10-16" before its first sentence.
+    page = page.replace(" date 2024-10-16 ", "", 1)
     kept = [line for line in page.splitlines() if line not in removed]
     assert cleaned.text.splitlines() == kept
+
+
+@pytest.mark.parametrize(
+    "line", ["What was the background?", "Что известно?", "Що відомо на цю хвилину?", "Why now?"]
+)
+def test_a_short_question_on_its_own_line_is_a_subheading(line):
+    assert clean_text(f"{line}\n").removed == (line,)
+
+
+@pytest.mark.parametrize(
+    ("line", "prefix"),
+    [
+        (" date 2024-10-16 NATO has no information about it.", "date 2024-10-16"),
+        ("Published: 2024-11-08 14:05 The council met.", "Published: 2024-11-08 14:05"),
+    ],
+)
+def test_a_scrapers_date_label_before_the_first_sentence_is_removed(line, prefix):
+    cleaned = clean_text(line)
+    assert cleaned.removed == (prefix,)
+    assert cleaned.text == line.strip()[len(prefix) :].lstrip()
 
 
 def test_seed_page_002_keeps_its_paragraph_breaks(seed_text):

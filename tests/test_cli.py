@@ -59,6 +59,13 @@ def test_run_prints_summary_skipped_languages_and_output_folder(tmp_path):
     assert "1 rejected inputs" in lines[0]
     assert "skipped 1 ru sentences" in lines[1]
     assert_pasteable(re.search(r"install it with `([^`]+)`", lines[1])[1], "ru", tmp_path)
+    # The Russian page may carry what the English one says: uniqueness is not claimed outright.
+    assert lines[2] == (
+        "unique.csv is partial: 2 of its 2 sentences were not compared with the 1 sentences "
+        "that have no English side (column `unchecked`); one of those may carry them"
+    )
+    unique = (tmp_path / "outputs" / "latest" / "unique.csv").read_text(encoding="utf-8")
+    assert [line.rsplit(",", 1)[1] for line in unique.splitlines()] == ["unchecked", "1", "1"]
     assert (
         lines[-1].startswith("outputs: ")
         and (tmp_path / "outputs" / "latest" / "run.json").is_file()
@@ -305,7 +312,7 @@ def test_a_malformed_translation_memory_fails_before_any_work(tmp_path):
     done = parallax("run", "--input", "in", "--tm", "bad.tsv", tmp_path=tmp_path)
     assert done.returncode == 2
     warning, line = done.stderr.strip().splitlines()
-    assert "bad.tsv:1: expected 2 tab-separated columns, found 1; row skipped" in warning
+    assert "bad.tsv:1: expected 2 columns (source, English), found 1; row skipped" in warning
     assert line == "parallax: no entry could be read from bad.tsv: 0 entries, skipped bad row: 1"
     assert "finished in" not in done.stderr  # not even ingest ran
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "data").exists()

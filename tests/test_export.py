@@ -3,7 +3,7 @@ import json
 
 from pipeline.export import ALIGNMENT_COLUMNS, SENTENCE_COLUMNS, neutralise_row, write_run
 from pipeline.records import Alignment, Reject, Sentence
-from pipeline.statements import Statement
+from pipeline.statements import Statement, UniqueSentence
 
 
 def neutralise(cell):
@@ -35,7 +35,7 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
         [a, b, c],
         [Alignment(a, b, 0.91234, 1.5)],
         [statement],
-        [c],
+        [UniqueSentence(c)],
         [Reject("x.pdf", "unsupported")],
         {"run_id": "run-1"},
     )
@@ -46,7 +46,7 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     assert sentences[1] == ["'=evil.txt", "'=src", "0", "ru", "'-Текст", "Text", "tm"]
     alignments = read_csv(run_dir / "alignments.csv")
     assert tuple(alignments[0]) == ALIGNMENT_COLUMNS
-    assert alignments[1][10:] == ["0.9123", "1.5000", "", "", "mutual"]
+    assert alignments[1][10:] == ["0.9123", "1.5000", "", "", "mutual", "same"]
     assert read_csv(run_dir / "statements.csv")[1:] == [
         ["S0001", "'=evil.txt", "'=src", "ru", "0", "'-Текст", "Text", "Text"],
         ["S0001", "b.txt", "b", "en", "2", "Text", "Text", "Text"],
@@ -62,6 +62,7 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
         "en",
         "'@only here",
         "'@only here",
+        "0",
     ]
     assert read_csv(run_dir / "rejects.csv") == [["input", "reason"], ["x.pdf", "unsupported"]]
     assert json.loads((run_dir / "run.json").read_text())["run_id"] == "run-1"
@@ -135,9 +136,11 @@ def test_alignments_csv_reads_back_exactly_and_matches_csv_writer_byte_for_byte(
         side = st.sampled_from(pool)
         spans = st.lists(text, max_size=3).map(SPAN_SEPARATOR.join)
         method = st.sampled_from(["mutual", "merge"])
+        relation = st.sampled_from(["same", "disagrees"])
         link = st.builds(
-            Alignment, side, side, st.floats(-1, 1), st.floats(0, 9), method, spans, spans
-        )
+            Alignment, side, side, st.floats(-1, 1), st.floats(0, 9), method, spans, spans,
+            relation,
+        )  # fmt: skip
         return st.lists(link, max_size=6)
 
     @settings(max_examples=300, deadline=None)
@@ -150,6 +153,7 @@ def test_alignments_csv_reads_back_exactly_and_matches_csv_writer_byte_for_byte(
                 a.article_id, a.position, a.lang, a.text, a.english,
                 b.article_id, b.position, b.lang, b.text, b.english,
                 f"{x.cosine:.4f}", f"{x.margin:.4f}", x.only_in_a, x.only_in_b, x.method,
+                x.relation,
             )))  # fmt: skip
         write_alignments(path, links)
         assert read_csv(path) == [[str(cell) for cell in row] for row in rows]

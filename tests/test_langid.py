@@ -162,3 +162,10 @@ def test_a_russian_line_keeps_its_language_inside_a_ukrainian_article():
 def test_a_quoted_phrase_in_another_script_leaves_the_sentence_english():
     texts = ['Protesters chanted "Нет войне" outside the embassy.']
     assert detect_languages(texts, LANGS, ["en"]) == ["en"]
+
+
+@pytest.mark.parametrize(("reply", "article"), [("Да.", "ru"), ("Нет.", "ru"), ("Так.", "uk")])
+def test_a_one_word_reply_takes_its_articles_language(reply, article):
+    # lingua gives such a word no confidence at all; its letters fit the article's language.
+    assert detect_languages([reply], LANGS, [article]) == [article]
+    assert detect_languages([reply], LANGS) == ["other"]

@@ -196,6 +196,27 @@ def test_memory_entries_match_however_the_page_spells_them_and_empty_ones_fall_t
     ]
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        "Overnight, Russia fired dozens of missiles at Ukraine's power grid.",
+        "Russia fired dozens of missiles at Ukraine's power grid overnight. Kyiv is dark.",
+    ],
+)
+def test_a_one_line_brief_aligns_with_another_brief(tmp_path, second):
+    """The margin's neighbourhood does not shrink with the other article: a 1x1 block's own
+    cosine was its only neighbour, so its margin was always 1.0, under the threshold."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    brief = "Overnight, Russia fired dozens of missiles at Ukraine's power grid."
+    (corpus / "wire.txt").write_text(brief + "\n", encoding="utf-8")
+    (corpus / "daily.txt").write_text(second + "\n", encoding="utf-8")
+    result = run(corpus, config_for(tmp_path, None))
+    assert [(x.a.text, x.b.text) for x in result.alignments] == [(second.split(" Kyiv")[0], brief)]
+    unique = read_csv(result.run_dir / "unique.csv")
+    assert [row["original"] for row in unique] == (["Kyiv is dark."] if "Kyiv" in second else [])
+
+
 def test_lines_mode_takes_one_sentence_per_line(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

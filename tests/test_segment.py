@@ -87,6 +87,9 @@ def test_abbreviations_ru_uk_en_do_not_split(text):
             "Ведомство закупило топливо и т. д.",
         ),
         ("Talks will be held in the U.K. A date is not set.", "Talks will be held in the U.K."),
+        ("They opted for Plan B. The talks failed.", "They opted for Plan B."),
+        ("Voting is set for 5 Nov. The polls open early.", "Voting is set for 5 Nov."),
+        ("Регистрация по 1 нояб. Участие бесплатное.", "Регистрация по 1 нояб."),
     ],
 )
 def test_a_sentence_that_ends_in_an_abbreviation_is_split_from_the_next(text, first):
@@ -102,6 +105,9 @@ def test_a_sentence_that_ends_in_an_abbreviation_is_split_from_the_next(text, fi
         "Київ. 8 листопада. УНІАН. Уряд ухвалив рішення.",
         "KYIV, Nov 8 (Reuters) - Ukraine said it struck a refinery.",
         "BRUSSELS, November 8. /TASS/. NATO said the deployment was dangerous.",
+        "Москва, 8 ноября 2024 года. ИНТЕРФАКС. Правительство одобрило план.",
+        "МОСКВА, 8 ноября 2024 г. — РИА Новости. Правительство одобрило план.",
+        "Київ, 8 листопада 2024 року. Укрінформ. Уряд ухвалив рішення.",
     ],
 )
 def test_an_agency_dateline_of_any_agency_stays_with_the_first_sentence(dateline):

@@ -22,7 +22,7 @@ def test_a_chain_through_weak_links_does_not_join_unrelated_statements():
     links = [Alignment(a, b, 0.71, 1.4), Alignment(b, c, 0.71, 1.3)]
     statements = group_statements([a, b, c], vectors, links, min_cosine=0.5)
     assert [[m.article_id for m in s.members] for s in statements] == [["a", "b"]]
-    assert unique_sentences([a, b, c], statements) == [c]
+    assert [u.sentence for u in unique_sentences([a, b, c], statements)] == [c]
 
 
 def test_a_statement_carried_by_three_outlets_is_one_group_with_a_central_representative():
@@ -44,11 +44,12 @@ def test_two_articles_of_one_outlet_do_not_make_a_statement_shared():
     vectors = normalised([[1, 0], [1, 0]])
     statements = group_statements([a, b], vectors, [Alignment(a, b, 1.0, 2.0)], min_cosine=0.5)
     assert statements == []
-    assert unique_sentences([a, b], statements) == [a, b]
+    assert [u.sentence for u in unique_sentences([a, b], statements)] == [a, b]
 
 
 def test_coverage_counts_each_outlets_sentences_per_statement():
-    members = [sentence("a", 0), sentence("b", 0), sentence("b", 1)]
+    # Outlet b carries the statement in two of its articles.
+    members = [sentence("a", 0), sentence("b1", 0, source="b"), sentence("b2", 0, source="b")]
     vectors = normalised([[1, 0], [1, 0.05], [1, -0.05]])
     links = [
         Alignment(members[0], members[1], 0.99, 1.4),
@@ -58,3 +59,29 @@ def test_coverage_counts_each_outlets_sentences_per_statement():
     assert coverage_matrix(statements, ["a", "b", "c"]) == [
         {"group": "S0001", "statement": statements[0].representative, "a": 1, "b": 2, "c": 0}
     ]
+
+
+def test_a_sentence_covering_two_statements_does_not_join_them_into_one():
+    # c0 says both what a0 says and what a1 says (a one-to-many link): a0 and a1 are two
+    # statements of article a, so they stay in two groups.
+    a0, a1, c0 = sentence("a", 0), sentence("a", 1), sentence("c", 0)
+    b0, b1 = sentence("b", 0), sentence("b", 1)
+    vectors = normalised([[1, 0.3], [0.3, 1], [1, 1], [1, 0.35], [0.35, 1]])
+    links = [
+        Alignment(a0, b0, 0.99, 1.9), Alignment(a1, b1, 0.99, 1.8),
+        Alignment(a0, c0, 0.85, 1.5), Alignment(a1, c0, 0.85, 1.4),
+    ]  # fmt: skip
+    statements = group_statements([a0, a1, c0, b0, b1], vectors, links, min_cosine=0.5)
+    assert [[(m.article_id, m.position) for m in s.members] for s in statements] == [
+        [("a", 0), ("b", 0), ("c", 0)],
+        [("a", 1), ("b", 1)],
+    ]
+
+
+def test_unique_sentences_count_what_other_sources_left_untranslated():
+    a, b = sentence("a", 0), sentence("b", 0)
+    skipped = [Sentence("r", "r", i, "Текст.", lang="ru") for i in range(3)]
+    own_skipped = Sentence("a", "a", 1, "Текст.", lang="ru")
+    unique = unique_sentences([a, b], [], [*skipped, own_skipped])
+    # a's own untranslated sentence is not another source's: 3 unchecked for a, 4 for b.
+    assert [(u.sentence.article_id, u.unchecked) for u in unique] == [("a", 3), ("b", 4)]

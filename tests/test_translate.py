@@ -164,7 +164,41 @@ def test_tsv_keeps_quotes_as_text_and_skips_a_bad_row_with_its_line(tmp_path, ca
     assert memory.lookup('"Незакрита лапка.') == "An unclosed quote."
     assert memory.lookup("Суд відклав засідання.") == "The court adjourned."
     assert dict(memory.files[0].skipped) == {"bad row": 1}
-    assert "tm.tsv:3: expected 2 tab-separated columns, found 1; row skipped" in caplog.text
+    assert "tm.tsv:3: expected 2 columns (source, English), found 1; row skipped" in caplog.text
+
+
+def test_an_unclosed_quote_in_csv_costs_its_own_row_only(tmp_path, caplog):
+    path = tmp_path / "tm.csv"
+    path.write_text(
+        "Вода безопасна.,Water is safe.\n"
+        '"Нафтогаз подал иск.,Naftogaz filed a claim.\n'
+        "Суд отложил заседание.,The court adjourned.\n"
+        '"Да, это так.","Yes, it is."\n'
+        "Мост закрыт.,The bridge is closed.,\n",  # a spreadsheet's trailing separator
+        encoding="utf-8",
+    )
+    memory = TranslationMemory.from_files([path])
+    assert memory.lookup("Суд отложил заседание.") == "The court adjourned."
+    assert memory.lookup("Да, это так.") == "Yes, it is."
+    assert memory.lookup("Мост закрыт.") == "The bridge is closed."
+    assert (memory.files[0].entries, dict(memory.files[0].skipped)) == (4, {"bad row": 1})
+    assert "tm.csv:2: expected 2 columns (source, English), found 1" in caplog.text
+
+
+def test_entities_a_tmx_declares_are_expanded(tmp_path):
+    path = tmp_path / "tm.tmx"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE tmx [<!ENTITY org "Нафтогаз"><!ENTITY nbsp "&#160;">]>\n'
+        '<tmx version="1.4"><header srclang="ru" datatype="plaintext" segtype="sentence"'
+        ' adminlang="en" creationtool="t" creationtoolversion="1" o-tmf="t"/><body>'
+        '<tu><tuv xml:lang="ru"><seg>&org; подал иск на 5&nbsp;млн.</seg></tuv>'
+        '<tuv xml:lang="en"><seg>Naftogaz filed a 5 million claim.</seg></tuv></tu>'
+        "</body></tmx>",
+        encoding="utf-8",
+    )
+    memory = TranslationMemory.from_files([path])
+    assert memory.lookup("Нафтогаз подал иск на 5 млн.") == "Naftogaz filed a 5 million claim."
 
 
 def test_a_memory_that_gives_no_entry_is_an_error_naming_the_file(tmp_path):

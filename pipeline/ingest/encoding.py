@@ -50,11 +50,14 @@ _NEWLINES = re.compile(r"\r\n?")
 
 def decode(data: bytes) -> str:
     """Decode a file's bytes to text with "\\n" newlines and no BOM; IngestError if binary."""
-    text = _decode(data).removeprefix("\ufeff")
+    # NUL padding after the text (a preallocated or damaged file) is no content.
+    text = _decode(data).removeprefix("\ufeff").rstrip("\x00")
     controls = sum(text.count(control) for control in _CONTROLS)
     if controls > MAX_CONTROL_SHARE * len(text):
         raise IngestError("binary content, not text")
-    return normalize_newlines(text)
+    # A few stray NUL characters (a padded or damaged file) carry nothing; the text around
+    # them is kept.
+    return normalize_newlines(text.replace("\x00", ""))
 
 
 def normalize_newlines(text: str) -> str:
@@ -66,8 +69,8 @@ def _decode(data: bytes) -> str:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(codec, errors="replace")
-    if b"\x00" in data:
-        return _decode_utf16_without_bom(data)
+    if b"\x00" in data and (utf16 := _decode_utf16_without_bom(data)) is not None:
+        return utf16
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -92,7 +95,8 @@ def _decode(data: bytes) -> str:
     return data.decode("cp1252", errors="replace")
 
 
-def _decode_utf16_without_bom(data: bytes) -> str:
+def _decode_utf16_without_bom(data: bytes) -> str | None:
+    """The text, when `data` reads as UTF-16 without a BOM; None when it does not."""
     units = len(data) // 2
     nul_low = data[0::2].count(0)
     nul_high = data[1::2].count(0)
@@ -113,14 +117,14 @@ def _decode_utf16_without_bom(data: bytes) -> str:
             if _reads_as_alphabetic(text):
                 return text
             break
-    raise IngestError("binary content, not text")
+    return None
 
 
 def _reads_as_alphabetic(text: str) -> bool:
     """Whether most characters are in the alphabetic scripts' blocks (Latin, Greek, Cyrillic,
     punctuation). Bytes that are not UTF-16 pair up into CJK-looking code points: ASCII text
-    with NUL bytes at every other position reads as "桴楥..." (a UTF-16 file in Chinese or
-    Japanese without a BOM is refused too; Parallax labels those languages "other" anyway)."""
+    with a NUL byte every few characters reads as "桴楥..." (a UTF-16 file in Chinese or
+    Japanese without a BOM is not taken for UTF-16 either; Parallax labels those "other")."""
     alphabetic = sum(1 for ch in text if ch <= "\u05ff" or "\u2000" <= ch <= "\u20ff")
     return alphabetic >= 0.9 * len(text)
 
@@ -143,15 +147,20 @@ def _cyrillic_score(text: str) -> float:
 
 
 def _reads_as_cyrillic(text: str) -> bool:
-    """Most non-ASCII characters are Cyrillic letters, and few of them touch a Latin letter."""
-    non_ascii = [i for i, ch in enumerate(text) if ord(ch) > 0x7F]
+    """Most non-ASCII letters are Cyrillic, and few of them touch a Latin letter. (Letters
+    only: in a one-line quote, «», — and … are a large share of the non-ASCII characters.)"""
+    non_ascii = [i for i, ch in enumerate(text) if ord(ch) > 0x7F and ch.isalpha()]
     letters = [i for i in non_ascii if _is_cyrillic(text[i])]
     beside_latin = sum(
         1
         for i in letters
         if (i > 0 and _is_latin(text[i - 1])) or (i + 1 < len(text) and _is_latin(text[i + 1]))
     )
-    return len(letters) >= 0.8 * len(non_ascii) and beside_latin <= 0.1 * len(letters)
+    return (
+        bool(letters)
+        and len(letters) >= 0.8 * len(non_ascii)
+        and beside_latin <= 0.1 * len(letters)
+    )
 
 
 def _is_cyrillic(ch: str) -> bool:

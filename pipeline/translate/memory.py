@@ -8,7 +8,6 @@ TMX is read as a stream (lxml iterparse), so memory grows with the entries kept,
 from __future__ import annotations
 
 import csv
-import io
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -126,41 +125,45 @@ def _tsv_pairs(path: Path, text: str, report: MemoryFileReport) -> Iterator[tupl
     # A tab-separated file has no quoting: a quote is text ("Нафтогаз" keeps its quotes) and an
     # unclosed one cannot swallow the rows after it, as CSV rules would.
     for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        columns = line.split("\t")
-        if len(columns) != 2:
-            reason = f"expected 2 tab-separated columns, found {len(columns)}"
-            _skip_row(path, number, reason, report)
-            continue
-        yield columns[0], columns[1]
+        yield from _row_pairs(path, number, line.split("\t"), report)
 
 
 def _csv_pairs(path: Path, text: str, report: MemoryFileReport) -> Iterator[tuple[str, str]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for row in reader:
-            if not "".join(row).strip():
-                continue
-            if len(row) != 2:
-                reason = f"expected 2 columns (source, English), found {len(row)}"
-                _skip_row(path, reader.line_num, reason, report)
-            elif "\n" in row[0] or "\n" in row[1]:
-                # A sentence has no line break: a quote left open has joined rows together.
-                _skip_row(path, reader.line_num, "a quoted field spans lines", report)
-            else:
-                yield row[0], row[1]
-    except csv.Error as error:
-        raise TranslationMemoryError(f"{path}:{reader.line_num}: not valid CSV: {error}") from None
+    # Each line is one row: a sentence holds no line break, so a quote left open costs its own
+    # row only, not every row after it (which CSV's multi-line fields would take).
+    for number, line in enumerate(text.split("\n"), start=1):
+        try:
+            columns = next(csv.reader([line]), [])
+        except csv.Error as error:
+            _skip_row(path, number, f"not valid CSV: {error}", report)
+            continue
+        yield from _row_pairs(path, number, columns, report)
+
+
+def _row_pairs(
+    path: Path, number: int, columns: list[str], report: MemoryFileReport
+) -> Iterator[tuple[str, str]]:
+    """The (source, English) pair of one row, if it has one; a bad row is skipped and logged."""
+    while len(columns) > 2 and not columns[-1].strip():
+        columns = columns[:-1]  # a spreadsheet's trailing separator
+    if not "".join(columns).strip():
+        return
+    if len(columns) != 2:
+        _skip_row(
+            path, number, f"expected 2 columns (source, English), found {len(columns)}", report
+        )
+        return
+    yield columns[0], columns[1]
 
 
 def _tmx_pairs(path: Path, target: str, report: MemoryFileReport) -> Iterator[tuple[str, str]]:
     try:
         with path.open("rb") as file:
             # "{*}tu" matches with or without the TMX namespace (`xmlns="http://www.lisa.org/
-            # tmx14"`); entities are not expanded and nothing is fetched.
+            # tmx14"`). Entities the file declares are expanded (libxml2 refuses an entity
+            # bomb); external ones are not, and nothing is fetched.
             units = etree.iterparse(
-                file, events=("end",), tag="{*}tu", resolve_entities=False, no_network=True,
+                file, events=("end",), tag="{*}tu", resolve_entities="internal", no_network=True,
                 huge_tree=True,
             )  # fmt: skip
             for _, unit in units:
