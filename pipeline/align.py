@@ -12,7 +12,8 @@ So the search is order-free:
    always k strong. With neighbours from the article alone, a one-sentence brief was its own
    only neighbour, and its margin was always 1.0.
 3. A pair is kept when it is the mutual best of its two sentences between those two articles
-   and clears both the margin threshold and a cosine floor.
+   and clears both the margin threshold and a cosine floor (lower when both sides give one same
+   figure), unless its sides name different people or places (pipeline/relation.py).
 The margin is computed within each article pair, not over the whole corpus: a statement that
 five outlets carry would otherwise have five near-equal neighbours and a margin near 1.
 """
@@ -31,7 +32,7 @@ import numpy as np
 from pipeline.config import AlignConfig
 from pipeline.index import build_index, search
 from pipeline.records import SPAN_SEPARATOR, Alignment, Sentence, text_hash
-from pipeline.relation import DIFFERENT, relation
+from pipeline.relation import DIFFERENT, relation, share_a_figure
 from pipeline.spans import divergent_spans
 
 
@@ -170,6 +171,13 @@ class ArticlePair:
 
     def relation(self, i: int, j: int) -> str:
         return relation(self.a[i].english, self.b[j].english)
+
+    def cosine_floor(self, i: int, j: int, config: AlignConfig) -> float:
+        """`min_cosine`, or the lower `min_cosine_shared_figure` when both sides give one same
+        figure ("14 people", "fourteen injured"): a paraphrase far in words, near in fact."""
+        if share_a_figure(self.a[i].english, self.b[j].english):
+            return min(config.min_cosine, config.min_cosine_shared_figure)
+        return config.min_cosine
 
     def link(self, i: int, j: int, method: str) -> Alignment:
         only_a, only_b = divergent_spans(self.a[i].english, self.b[j].english)
@@ -357,7 +365,7 @@ def plan_pair(pair: ArticlePair, config: AlignConfig, with_joined: bool) -> Pair
         (i, j)
         for i, j in mutual_best(pair.margins)
         if pair.margins[i, j] >= config.margin_threshold
-        and pair.cosines[i, j] >= config.min_cosine
+        and pair.cosines[i, j] >= pair.cosine_floor(i, j, config)
         and pair.relation(i, j) != DIFFERENT  # other people or places: another claim
     ]
     if not with_joined:

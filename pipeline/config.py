@@ -114,6 +114,7 @@ class AlignConfig:
     ann_min_vectors: int = 200_000
     margin_threshold: float = 1.2
     min_cosine: float = 0.55
+    min_cosine_shared_figure: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("align", "ann_min_vectors"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "margin_threshold"): (lambda v: v >= 0, "a number >= 0 (ratio margin, ~1.0-1.5)"),
     ("align", "min_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
+    ("align", "min_cosine_shared_figure"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
     ("align", "merge_min_gain"): (lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     ("align", "group_min_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),
     ("align", "near_translation_cosine"): (lambda v: -1 <= v <= 1, "a number between -1 and 1"),

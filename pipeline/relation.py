@@ -8,8 +8,9 @@ compared directly:
 - names: capitalised words after a sentence's first word (people, places, organisations).
   Both sides name someone or somewhere and no name is shared (allowing for transliteration,
   "Kyiv"/"Kiev"): the sentences are about different people or places, different claims.
-- figures: both sides give numbers (digits or number words) and share none: the same
-  statement with other figures, a disagreement ("5 killed" / "7 killed"), a finding itself.
+- figures: both sides give numbers (digits or number words) and share none, or both name a
+  day of the week and not the same one: the same statement with other figures or another day,
+  a disagreement ("5 killed" / "7 killed"), a finding itself.
 - polarity: one side negates ("not", "never", "denied", "failed") and the other does not,
   while the rest of the two sentences is the same words ("the law violated the right" /
   "the law did not violate the right"). Paraphrase turns negation over freely ("no danger" /
@@ -40,6 +41,7 @@ _NOT_NAMES = frozenset(
     """monday tuesday wednesday thursday friday saturday sunday january february march april
     may june july august september october november december i a an the""".split()
 )
+_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _MONTHS = frozenset(
     """january february march april may june july august september october november
     december""".split()
@@ -87,9 +89,14 @@ def figures(text: str) -> set[str]:
         beside = {t.lower() for t in tokens[max(index - 1, 0) : index + 2]}
         if token[0].isdigit() and not beside & _MONTHS:
             found.add(token.rstrip(".,"))
-        elif lowered in _NUMBER_WORDS:
-            found.add(_NUMBER_WORDS[lowered])
+        elif (word := lowered.split("-")[0]) in _NUMBER_WORDS:  # "two-day" as well
+            found.add(_NUMBER_WORDS[word])
     return found
+
+
+def weekdays(text: str) -> set[str]:
+    """The days of the week a sentence names."""
+    return {t.lower() for t in _tokens(text)} & _WEEKDAYS
 
 
 def negated(text: str) -> bool:
@@ -100,13 +107,16 @@ def negated(text: str) -> bool:
 class Facts:
     names: frozenset[str]
     figures: frozenset[str]
+    weekdays: frozenset[str]
     negated: bool
 
 
 # One sentence is in many links: its facts are read once.
 @functools.lru_cache(maxsize=1 << 16)
 def facts(text: str) -> Facts:
-    return Facts(frozenset(names(text)), frozenset(figures(text)), negated(text))
+    return Facts(
+        frozenset(names(text)), frozenset(figures(text)), frozenset(weekdays(text)), negated(text)
+    )
 
 
 def _share_a_name(first: frozenset[str], second: frozenset[str]) -> bool:
@@ -117,12 +127,19 @@ def _share_a_name(first: frozenset[str], second: frozenset[str]) -> bool:
     )
 
 
+def share_a_figure(english_a: str, english_b: str) -> bool:
+    """Whether both sentences give one same figure (the day of a date is no figure)."""
+    return bool(facts(english_a).figures & facts(english_b).figures)
+
+
 def relation(english_a: str, english_b: str) -> str:
     """SAME, DISAGREES or DIFFERENT for two English sentences (see the module docstring)."""
     a, b = facts(english_a), facts(english_b)
     if a.names and b.names and not a.names & b.names and not _share_a_name(a.names, b.names):
         return DIFFERENT
     if a.figures and b.figures and not a.figures & b.figures:
+        return DISAGREES
+    if a.weekdays and b.weekdays and not a.weekdays & b.weekdays:
         return DISAGREES
     if a.negated != b.negated and _only_polarity_differs(english_a, english_b):
         return DISAGREES

@@ -118,9 +118,9 @@ def test_paraphrase_gold_beats_cosine_mutual_best_at_its_own_best_threshold(tmp_
     (tmp_path / "work").mkdir()
     row = alignment_bench.evaluate_set(gold_set, tmp_path / "work", tmp_path / "cache", [])
     ours, baseline = row["parallax"], row["baseline"]
-    assert ours.f1 >= 0.82, (ours.precision, ours.recall)
-    assert ours.f1 >= baseline.f1 + 0.08, (ours.f1, baseline.f1, row["threshold"])
-    assert ours.precision >= 0.85  # the topical neighbours are not linked
+    assert ours.f1 >= 0.84, (ours.precision, ours.recall)
+    assert ours.f1 >= baseline.f1 + 0.10, (ours.f1, baseline.f1, row["threshold"])
+    assert ours.precision >= 0.88  # the topical neighbours are not linked
 
 
 def test_english_seed_pages_raw_reach_f1_080(seeds_dir, tmp_path):

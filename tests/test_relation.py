@@ -30,6 +30,11 @@ def test_sentences_naming_other_people_or_places_are_different_claims(a, b):
             "Ostria's central bank kept its rate at 4.75 percent.",
         ),
         ("Turnout was 61 percent, the lowest since independence.", "Turnout was 48 percent."),
+        ("A planned 48-hour strike has been called off.", "The union called a two-day strike."),
+        (
+            "The court on Thursday struck down the detention law.",
+            "The court on Tuesday upheld the detention law.",
+        ),
         (
             "The court found the law violated the right to liberty.",
             "The court found the law did not violate the right to liberty.",
@@ -71,6 +76,6 @@ def test_names_skip_the_first_word_weekdays_and_months_and_figures_read_number_w
     assert names("Officials in Kyiv said on Monday that NATO's envoy met Ruslan Ivanov.") == {
         "kyiv", "nato", "ruslan", "ivanov",
     }  # fmt: skip
-    assert figures("Twelve of the 1,500 troops left on 3 March; seven stayed.") == {
-        "12", "1500", "7",
+    assert figures("Twelve of the 1,500 troops left on 3 March; seven stayed two-day.") == {
+        "12", "1500", "7", "2",
     }  # fmt: skip
