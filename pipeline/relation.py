@@ -41,6 +41,11 @@ _NOT_NAMES = frozenset(
     """monday tuesday wednesday thursday friday saturday sunday january february march april
     may june july august september october november december i a an the""".split()
 )
+# Capitalised before a name, shared by people who are not the same person.
+_TITLES = frozenset(
+    """president prime minister mayor governor chancellor secretary general spokesman
+    spokeswoman spokesperson chief director judge justice ambassador envoy king queen""".split()
+)
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _MONTHS = frozenset(
     """january february march april may june july august september october november
@@ -69,12 +74,13 @@ def _tokens(text: str) -> list[str]:
 
 
 def names(text: str) -> set[str]:
-    """Capitalised words after the first, lowercased, possessive dropped."""
+    """Capitalised words after the first, lowercased, possessive dropped; not function words
+    (a quotation's first word: `said: "We will..."`) nor titles ("President", "Mayor")."""
     found = set()
     for token in _tokens(text)[1:]:
         if token[0].isupper():
             name = re.sub(r"['’]s$", "", token).lower()
-            if name not in _NOT_NAMES:
+            if name not in _NOT_NAMES and name not in FUNCTION_WORDS and name not in _TITLES:
                 found.add(name)
     return found
 

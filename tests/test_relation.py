@@ -16,6 +16,10 @@ from pipeline.relation import DIFFERENT, DISAGREES, SAME, figures, names, relati
             "This was stated by NATO chief Jens Stoltenberg in Tokyo.",
             "This was stated by Kremlin aide Yuri Ushakov in Moscow.",
         ),
+        (
+            "President Biden said the sanctions would stay.",
+            "President Putin said the sanctions would stay.",
+        ),
     ],
 )
 def test_sentences_naming_other_people_or_places_are_different_claims(a, b):
@@ -60,6 +64,11 @@ def test_the_same_claim_with_other_figures_or_the_opposite_polarity_disagrees(a,
         (
             "It was signed by five partners on 8 November.",
             "Five partners joined the statement on Friday.",
+        ),
+        # A quotation's first word and a title are no names.
+        (
+            '"We will not retreat from the eastern front," Zelensky said.',
+            'Zelensky said: "We will not retreat from the eastern front."',
         ),
         # One side names no one: nothing to compare.
         (
