@@ -208,12 +208,14 @@ def order_agreement(links: list[tuple[int, int]]) -> float:
 def is_near_translation(
     pair: ArticlePair, links: list[tuple[int, int]], config: AlignConfig
 ) -> bool:
-    """Most sentences of both articles have a close counterpart, in the same order."""
+    """Most sentences of both articles have a close counterpart, in the same order. One close
+    link shows no order: two one-line briefs are not translations of each other for that."""
     close = pair.cosines >= config.near_translation_cosine
     paired_share = min(close.any(axis=1).mean(), close.any(axis=0).mean())
     ordered = [(i, j) for i, j in links if close[i, j]]
     return (
-        paired_share >= config.near_translation_coverage
+        len(ordered) >= 2
+        and paired_share >= config.near_translation_coverage
         and order_agreement(ordered) >= config.near_translation_order
     )
 
@@ -280,7 +282,8 @@ def merge_candidates(
 ) -> list[tuple[int, int, int, bool]]:
     """Possible one-to-many links, as (a, b1, b2, flipped): `a` may merge b1 (its link) and b2.
 
-    b2 is a sentence left without a link whose best match is `a`, close enough on its own.
+    b2 is a sentence left without a link whose best match is `a`, close enough on its own
+    (the cosine floor of `cosine_floor`).
     `flipped` means the roles of the two articles are swapped.
     """
     candidates = []
@@ -294,7 +297,8 @@ def merge_candidates(
             a = int(best_for_other[b2])
             if b2 in linked_other or a not in partner:
                 continue
-            if margins[a, b2] >= config.margin_threshold and cosines[a, b2] >= config.min_cosine:
+            floor = pair.cosine_floor(*((b2, a) if flipped else (a, b2)), config)
+            if margins[a, b2] >= config.margin_threshold and cosines[a, b2] >= floor:
                 candidates.append((a, partner[a], b2, flipped))
     return candidates
 
@@ -334,8 +338,8 @@ class LinkCache(Protocol):
     def put_links(self, options_key: str, items: Iterable[tuple[str, list]]) -> None: ...
 
 
-# Bumped whenever what the link cache stores changes shape.
-LINK_CACHE_FORMAT = "links-4"
+# Bumped whenever what the link cache stores changes shape, or the rules that make links do.
+LINK_CACHE_FORMAT = "links-5"
 
 
 def pair_hash(english_a: str, english_b: str) -> str:

@@ -108,13 +108,19 @@ _SUBHEADING_QUESTION = re.compile(
 )
 # At most this many words in such a subheading.
 _SUBHEADING_WORDS = 6
+# At most this many words in a related article's headline at the end of the page.
+_TEASER_WORDS = 12
+_QUOTES = "\"'«»“”„‘’"
 
 _RULES = (_VISITOR_COUNTER, _NUMBERS_ONLY, _DATE_LINE, _SHARE_WIDGET, _BREADCRUMB, _READ_ALSO)
 
-# A scraper's label and ISO date before the first sentence ("date 2024-10-16 NATO has no...").
+# A scraper's label and date before the first sentence ("date 2024-10-16 NATO has no...",
+# "Published: 2024-10-16T14:05:00Z", "updated 16.10.2024 14:05 UTC"), or alone on its line.
 _DATE_PREFIX = re.compile(
-    r"\s*(?:date|published|updated|опубликовано|опубліковано)\s*:?\s*"
-    r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s+",
+    r"\s*(?:date|published|updated|posted|дата|опубликовано|опубліковано)\s*:?\s*"
+    r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4})"
+    r"(?:(?:T|,?\s+)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"(?:\s*(?:Z|UTC|GMT|MSK|EET|CET|[+-]\d{2}:?\d{2})\b)?(?:\s+|$)",
     re.IGNORECASE,
 )
 
@@ -138,18 +144,43 @@ def _is_noise(line: str) -> bool:
     return any(rule.fullmatch(stripped) for rule in _RULES)
 
 
+def _is_teaser(line: str, before: str) -> bool:
+    """A related article's headline left at the page's end ("Москва перебросила 7 тысяч солдат
+    КНДР к украинской границе!"): short, one sentence, an exclamation not in quotes, after a
+    body line that ends with a full stop. (A line with no final punctuation may be the body's
+    own last sentence with its full stop lost: it stays.)"""
+    stripped, before = line.strip(), before.rstrip()
+    return (
+        len(stripped.split()) <= _TEASER_WORDS
+        and not re.search(r"[.?!…]\s", stripped)
+        and stripped.endswith("!")
+        and stripped[0] not in _QUOTES
+        and before.endswith(".")
+    )
+
+
 def clean_text(text: str) -> Cleaned:
-    """Remove noise lines and date prefixes; everything else, blank lines included, stays
-    byte-identical."""
-    kept: list[str] = []
-    removed: list[str] = []
-    for line in text.splitlines(keepends=True):
+    """Remove noise lines, date prefixes and a trailing teaser; everything else, blank lines
+    included, stays byte-identical."""
+    kept: list[tuple[int, str]] = []  # (line number, line)
+    removed: list[tuple[int, str]] = []  # (line number, what was removed)
+    for number, line in enumerate(text.splitlines(keepends=True)):
         if _is_noise(line):
-            removed.append(line.splitlines()[0])
+            removed.append((number, line.splitlines()[0]))
             continue
         prefix = _DATE_PREFIX.match(line)
-        if prefix and line[prefix.end() :].strip():
-            removed.append(prefix.group().strip())
+        if prefix and not line[prefix.end() :].strip():  # the label and date alone
+            removed.append((number, line.splitlines()[0]))
+            continue
+        if prefix:
+            removed.append((number, prefix.group().strip()))
             line = line[prefix.end() :]
-        kept.append(line)
-    return Cleaned(text="".join(kept), removed=tuple(removed))
+        kept.append((number, line))
+    body = [(index, line) for index, (_, line) in enumerate(kept) if line.strip()]
+    if len(body) >= 3 and _is_teaser(body[-1][1], body[-2][1]):
+        number, line = kept.pop(body[-1][0])
+        removed.append((number, line.strip()))
+    return Cleaned(
+        text="".join(line for _, line in kept),
+        removed=tuple(what for _, what in sorted(removed, key=lambda item: item[0])),
+    )

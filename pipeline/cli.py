@@ -74,7 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run, command_parser=run)
 
     evaluate = commands.add_parser("evaluate", help="score a run against gold statement pairs")
-    evaluate.add_argument("--run", required=True, type=Path, help="a run folder (OUTPUT/<run-id>)")
+    evaluate.add_argument(
+        "--run",
+        required=True,
+        type=Path,
+        help="a run folder (OUTPUT/<run-id>), or an output folder for its latest run",
+    )
     evaluate.add_argument("--gold", required=True, type=Path, help="gold pairs (YAML)")
     evaluate.add_argument(
         "--baseline-cosine",
@@ -138,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if not (args.run / "alignments.csv").exists() and (args.run / "latest").is_dir():
+        args.run = (args.run / "latest").resolve()  # the output folder: its latest run
     result = evaluation.evaluate_run(args.run, args.gold)
     print(_score_line("parallax", result))
     print(f"misses and false alarms: {args.run / 'evaluation'}")

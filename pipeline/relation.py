@@ -7,10 +7,16 @@ percent" score a cosine near 0.8. Those are the words an analyst checks first, s
 compared directly:
 - names: capitalised words after a sentence's first word (people, places, organisations).
   Both sides name someone or somewhere and no name is shared (allowing for transliteration,
-  "Kyiv"/"Kiev"): the sentences are about different people or places, different claims.
-- figures: both sides give numbers (digits or number words) and share none, or both name a
-  day of the week and not the same one: the same statement with other figures or another day,
-  a disagreement ("5 killed" / "7 killed"), a finding itself.
+  "Kyiv"/"Kiev", and acronyms, "UN"/"United Nations"): the sentences are about different
+  people or places, different claims. So are two sides that both name a titled person and not
+  the same one ("Secretary General Jens Stoltenberg" / "Secretary General Mark Rutte"), even
+  when they share the organisation: who said it is part of the claim.
+- figures: both sides give numbers and share none, or both name a day of the week and not the
+  same one: the same statement with other figures or another day, a disagreement ("5 killed" /
+  "7 killed"), a finding itself. Numbers written in words are read by text2num ("three
+  thousand" is 3000, "twenty-five" 25), with multipliers ("1.5 million", "two dozen") and
+  times ("10:30"/"10.30") made one spelling; vague quantities ("thousands of", "several
+  thousand") are no figures.
 - polarity: one side negates ("not", "never", "denied", "failed") and the other does not,
   while the rest of the two sentences is the same words ("the law violated the right" /
   "the law did not violate the right"). Paraphrase turns negation over freely ("no danger" /
@@ -25,6 +31,8 @@ import difflib
 import functools
 import re
 from dataclasses import dataclass
+
+from text_to_num import alpha2digit
 
 from pipeline.spans import FUNCTION_WORDS, WORD, divergent_spans
 
@@ -47,10 +55,6 @@ _TITLES = frozenset(
     spokeswoman spokesperson chief director judge justice ambassador envoy king queen""".split()
 )
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
-_MONTHS = frozenset(
-    """january february march april may june july august september october november
-    december""".split()
-)
 _NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(
@@ -58,6 +62,30 @@ _NUMBER_WORDS = {
         fourteen fifteen sixteen seventeen eighteen nineteen twenty""".split()
     )
 } | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "dozen": "12"}
+# "thousands of", "several thousand": an order of magnitude, not a figure to compare.
+_VAGUE = re.compile(
+    r"\b(?:(?:dozens|hundreds|thousands|millions|billions|tens) of"
+    r"|(?:several|a few|few|many|some) (?:dozen|hundred|thousand|million|billion))\b",
+    re.IGNORECASE,
+)
+_MULTIPLIERS = {"dozen": 12, "thousand": 10**3, "million": 10**6, "billion": 10**9}
+_MULTIPLIED = re.compile(
+    r"\b(\d+(?:\.\d+)?|[a-z]+)[\s-]+(dozen|thousand|million|billion|1000|1000000|1000000000)\b",
+    re.IGNORECASE,
+)
+_MONTH_NAMES = "|".join(
+    "January February March April May June July August September October November December".split()
+)
+# The day of a date: "8 November", "8th of November", "November 8" (the month is kept).
+_DAY_MONTH = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_NAMES})\b")
+_MONTH_DAY = re.compile(rf"\b({_MONTH_NAMES})\s+\d{{1,2}}(?:st|nd|rd|th)?\b")
+# A clock time: "3 a.m.", "10.30 pm", "10:30". Compared only with times: "3 a.m." and
+# "200 houses" are not two counts of one thing.
+_TIME = re.compile(
+    r"\b(\d{1,2})(?:[.:](\d{2}))?\s*([ap])\.?m\b\.?|\b(\d{1,2}):(\d{2})\b", re.IGNORECASE
+)
+# "one" is a pronoun in these company: "no one", "one of them".
+_PRONOUN_ONE = re.compile(r"\b(?:(?:no|any|every|some|the|this|that) one|one of)\b", re.IGNORECASE)
 _NEGATIONS = frozenset(
     """not no never nobody none nothing neither nor without deny denies denied denying
     fail fails failed refuse refuses refused""".split()
@@ -73,30 +101,80 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(_THOUSANDS.sub("", text))
 
 
+def _name(token: str) -> str:
+    return re.sub(r"['’]s$", "", token).lower()
+
+
+def _is_name(token: str) -> bool:
+    name = _name(token)
+    return (
+        token[0].isupper()
+        and name not in _NOT_NAMES
+        and name not in FUNCTION_WORDS
+        and name not in _TITLES
+    )
+
+
 def names(text: str) -> set[str]:
     """Capitalised words after the first, lowercased, possessive dropped; not function words
     (a quotation's first word: `said: "We will..."`) nor titles ("President", "Mayor")."""
+    return {_name(token) for token in _tokens(text)[1:] if _is_name(token)}
+
+
+def titled_people(text: str) -> set[str]:
+    """The names right after a title: "Secretary General Jens Stoltenberg" gives {"jens",
+    "stoltenberg"}; "the Secretary General said" gives nothing."""
+    tokens = _tokens(text)
     found = set()
-    for token in _tokens(text)[1:]:
-        if token[0].isupper():
-            name = re.sub(r"['’]s$", "", token).lower()
-            if name not in _NOT_NAMES and name not in FUNCTION_WORDS and name not in _TITLES:
-                found.add(name)
+    for index, token in enumerate(tokens[:-1]):
+        if token.lower() in _TITLES and token[0].isupper() and _is_name(tokens[index + 1]):
+            for following in tokens[index + 1 :]:
+                if not _is_name(following):
+                    break
+                found.add(_name(following))
     return found
 
 
+def _multiply(match: re.Match[str]) -> str:
+    number, multiplier = match.group(1), match.group(2).lower()
+    if not number[0].isdigit():
+        if number.lower() not in _NUMBER_WORDS:
+            return match.group(0)
+        number = _NUMBER_WORDS[number.lower()]
+    factor = _MULTIPLIERS.get(multiplier) or int(multiplier)
+    value = float(number) * factor
+    return str(int(value)) if value.is_integer() else str(value)
+
+
 def figures(text: str) -> set[str]:
-    """Numbers in digits ("2,400" as "2400") and number words ("seven" as "7"); not the day of
-    a date ("8 November", "November 8"), which outlets write in other ways ("on Friday")."""
+    """Numbers in digits ("2,400" as "2400"), in words (text2num's alpha2digit, "twenty-five"
+    as "25", our own table for one to three and hyphenated "two-day"), multiplied out ("1.5
+    million" as "1500000", "two dozen" as "24"), times as "10.30"; not vague quantities
+    ("thousands of"), "one" as a pronoun ("no one"), nor the day of a date ("8 November",
+    "November 8"), which outlets write in other ways ("on Friday")."""
+    text = _PRONOUN_ONE.sub(" ", _VAGUE.sub(" ", _THOUSANDS.sub("", text)))
+    text = _MULTIPLIED.sub(_multiply, alpha2digit(text, "en"))
+    text = _TIME.sub(" ", text)
+    text = _MONTH_DAY.sub(r"\1", _DAY_MONTH.sub(r"\1", text))
     found = set()
-    tokens = _tokens(text)
-    for index, token in enumerate(tokens):
+    for token in _tokens(text):
         lowered = token.lower()
-        beside = {t.lower() for t in tokens[max(index - 1, 0) : index + 2]}
-        if token[0].isdigit() and not beside & _MONTHS:
+        if token[0].isdigit():
             found.add(token.rstrip(".,"))
         elif (word := lowered.split("-")[0]) in _NUMBER_WORDS:  # "two-day" as well
             found.add(_NUMBER_WORDS[word])
+    return found
+
+
+def times(text: str) -> set[str]:
+    """Clock times on a 24-hour clock, "H.MM": "3 p.m." and "15:00" are both "15.00"."""
+    found = set()
+    for match in _TIME.finditer(text):
+        hour, minute, half, hour24, minute24 = match.groups()
+        if hour24 is not None:
+            hour, minute = hour24, minute24
+        value = int(hour) % 12 + (12 if (half or "").lower() == "p" else 0) if half else int(hour)
+        found.add(f"{value}.{minute or '00'}")
     return found
 
 
@@ -112,7 +190,10 @@ def negated(text: str) -> bool:
 @dataclass(frozen=True)
 class Facts:
     names: frozenset[str]
+    people: frozenset[str]  # names right after a title
+    acronyms: frozenset[str]  # initials of runs of capitalised words
     figures: frozenset[str]
+    times: frozenset[str]
     weekdays: frozenset[str]
     negated: bool
 
@@ -121,7 +202,13 @@ class Facts:
 @functools.lru_cache(maxsize=1 << 16)
 def facts(text: str) -> Facts:
     return Facts(
-        frozenset(names(text)), frozenset(figures(text)), frozenset(weekdays(text)), negated(text)
+        frozenset(names(text)),
+        frozenset(titled_people(text)),
+        frozenset(_acronyms(text)),
+        frozenset(figures(text)),
+        frozenset(times(text)),
+        frozenset(weekdays(text)),
+        negated(text),
     )
 
 
@@ -133,6 +220,22 @@ def _share_a_name(first: frozenset[str], second: frozenset[str]) -> bool:
     )
 
 
+def _acronyms(text: str) -> set[str]:
+    """The initials of each run of two or more capitalised words ("United Nations" gives
+    "un", "North Atlantic Treaty Organization" "nato"), so an acronym meets its expansion."""
+    found, run = set(), []
+    for token in [*_tokens(text), "."]:
+        if token[0].isupper() and _name(token) not in _NOT_NAMES - {"a", "i"}:
+            run.append(_name(token))
+            continue
+        if token.lower() in {"of", "for", "and", "in"} and run:  # "Organization for Security"
+            continue
+        if len(run) >= 2:
+            found.add("".join(word[0] for word in run))
+        run = []
+    return found
+
+
 def share_a_figure(english_a: str, english_b: str) -> bool:
     """Whether both sentences give one same figure (the day of a date is no figure)."""
     return bool(facts(english_a).figures & facts(english_b).figures)
@@ -141,9 +244,20 @@ def share_a_figure(english_a: str, english_b: str) -> bool:
 def relation(english_a: str, english_b: str) -> str:
     """SAME, DISAGREES or DIFFERENT for two English sentences (see the module docstring)."""
     a, b = facts(english_a), facts(english_b)
-    if a.names and b.names and not a.names & b.names and not _share_a_name(a.names, b.names):
+    if (
+        a.names
+        and b.names
+        and not a.names & b.names
+        and not _share_a_name(a.names, b.names)
+        and not a.names & b.acronyms
+        and not b.names & a.acronyms
+    ):
+        return DIFFERENT
+    if a.people and b.people and not _share_a_name(a.people, b.people):
         return DIFFERENT
     if a.figures and b.figures and not a.figures & b.figures:
+        return DISAGREES
+    if a.times and b.times and not a.times & b.times:
         return DISAGREES
     if a.weekdays and b.weekdays and not a.weekdays & b.weekdays:
         return DISAGREES

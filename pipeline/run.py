@@ -241,7 +241,7 @@ def align_and_group(
     background = encode(background_sentences())
     alignments = align(sentences, vectors, config.align, encode, store, options, background)
     statements = group_statements(sentences, vectors, alignments, config.align.group_min_cosine)
-    unique = unique_sentences(sentences, statements, untranslated)
+    unique = unique_sentences(sentences, statements, alignments, untranslated)
     return Aligned(alignments, statements, unique)
 
 

@@ -143,11 +143,24 @@ class UniqueSentence:
 
 
 def unique_sentences(
-    sentences: list[Sentence], statements: list[Statement], untranslated: list[Sentence] = ()
+    sentences: list[Sentence],
+    statements: list[Statement],
+    alignments: list[Alignment] = (),
+    untranslated: list[Sentence] = (),
 ) -> list[UniqueSentence]:
     """Sentences with an English side that no other source carries, by source then position;
-    each with how many `untranslated` sentences of other sources it was not compared with."""
+    each with how many `untranslated` sentences of other sources it was not compared with.
+
+    Carried means in a statement group, or linked to a sentence of another source by a link
+    that grouping leaves out by design: a `disagrees` link (another source gives the claim
+    with other figures) or a one-to-many `merge` link (the sentence is half of what another
+    source's sentence says, while its article's other half took the group's one seat). A
+    mutual `same` link that grouping refused, its sentence not close to every member of its
+    partner's group, does not count: that refusal is what complete linkage is for."""
     carried = {_key(m) for statement in statements for m in statement.members}
+    for link in alignments:
+        if link.a.source != link.b.source and (link.relation != SAME or link.method == "merge"):
+            carried |= {_key(link.a), _key(link.b)}
     alone = [s for s in sentences if s.english and _key(s) not in carried]
     untranslated_in = defaultdict(int)
     for sentence in untranslated:

@@ -35,7 +35,7 @@ REAL_LINES = [
         ("000", ()),
         ("001", ()),
         ("002", ("3152 visitors online", "1\u2009379 10")),
-        ("003", ("00:49",)),
+        ("003", ("Москва перебросила 7 тысяч солдат КНДР к украинской границе!", "00:49")),
         ("004", ("date 2024-10-16", "What was the background?")),
     ],
 )
@@ -52,6 +52,31 @@ def test_seed_pages_lose_exactly_their_noise_lines(seed_text, prefix, removed):
 
 
 @pytest.mark.parametrize(
+    "teaser", ["Moscow moves 7,000 DPRK soldiers to the border!", "Sirens again in Kyiv!"]
+)
+def test_a_related_articles_headline_at_the_pages_end_is_a_teaser(teaser):
+    body = "The council met on Friday.\nIt condemned the decision.\n"
+    cleaned = clean_text(f"{body}{teaser}\n00:49\n")
+    assert cleaned.text == body
+    assert cleaned.removed == (teaser, "00:49")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russia fires missiles at Ukraine's power grid\n",  # a brief with no full stop
+        "Title of the piece\nThe council met.\nThe vote is on Monday\n",  # its full stop lost
+        "The council met.\nWe will win!\n",  # too little body before it
+        'The council met.\nIt voted.\n"We will win!"\n',  # a quotation
+        "The council met.\nIt voted.\nThe ministers said the vote went well and they hoped "
+        "the next one would go as well as this one\n",  # too long for a headline
+    ],
+)
+def test_an_articles_own_last_line_is_not_a_teaser(text):
+    assert clean_text(text).text == text
+
+
+@pytest.mark.parametrize(
     "line", ["What was the background?", "Что известно?", "Що відомо на цю хвилину?", "Why now?"]
 )
 def test_a_short_question_on_its_own_line_is_a_subheading(line):
@@ -63,12 +88,27 @@ def test_a_short_question_on_its_own_line_is_a_subheading(line):
     [
         (" date 2024-10-16 NATO has no information about it.", "date 2024-10-16"),
         ("Published: 2024-11-08 14:05 The council met.", "Published: 2024-11-08 14:05"),
+        ("Published: 2024-10-16T14:05:00Z The council met.", "Published: 2024-10-16T14:05:00Z"),
+        ("updated 16.10.2024, 14:05 UTC The council met.", "updated 16.10.2024, 14:05 UTC"),
+        ("Опубликовано: 16.10.2024 Совет собрался.", "Опубликовано: 16.10.2024"),
     ],
 )
 def test_a_scrapers_date_label_before_the_first_sentence_is_removed(line, prefix):
     cleaned = clean_text(line)
     assert cleaned.removed == (prefix,)
     assert cleaned.text == line.strip()[len(prefix) :].lstrip()
+
+
+@pytest.mark.parametrize("line", ["date 2024-10-16", "  Published: 2024-10-16T14:05Z  "])
+def test_a_scrapers_date_label_alone_on_its_line_is_removed(line):
+    cleaned = clean_text(f"The council met.\n{line}\nIt voted.\n")
+    assert cleaned.text == "The council met.\nIt voted.\n"
+    assert cleaned.removed == (line,)
+
+
+def test_a_sentence_opening_with_the_word_date_is_kept():
+    text = "Date 2024 was chosen for the vote.\nDated 16.10.2024 letters arrived.\n"
+    assert clean_text(text).text == text
 
 
 def test_seed_page_002_keeps_its_paragraph_breaks(seed_text):
@@ -193,6 +233,8 @@ def _stripped(lines) -> Counter[str]:
 
 @given(_LINES)
 def test_cleaning_only_ever_moves_whole_noise_lines_out(lines):
+    # The page ends with a body line, so no real line is a trailing teaser (tested apart).
+    lines = [*lines, (("It ended there.", False), "")]
     text = "\n".join(pad + line + pad for (line, _), pad in lines)
 
     cleaned = clean_text(text)

@@ -7,11 +7,19 @@ from pathlib import Path
 import pytest
 
 from benchmarks import alignment as alignment_bench
-from pipeline.clean import clean_text
 from pipeline.config import load_config
-from pipeline.evaluate import GoldError, GoldPair, Predicted, Side, evaluate_run, load_gold, score
+from pipeline.evaluate import (
+    GoldError,
+    GoldPair,
+    Predicted,
+    Side,
+    load_gold,
+    load_gold_groups,
+    read_groups,
+    score,
+    score_groups,
+)
 from pipeline.run import run
-from pipeline.segment import split_sentences
 
 GOLD = Path(__file__).resolve().parent / "gold"
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -63,18 +71,6 @@ def test_gold_files_are_well_formed():
         assert all(p.a.article != p.b.article for p in pairs)
 
 
-def seeds_translation_memory(seeds_dir: Path, path: Path) -> Path:
-    """Reference translations of the Russian seed page, one per segmented sentence."""
-    (russian,) = seeds_dir.glob("003_*.txt")
-    sources = split_sentences(clean_text(russian.read_text(encoding="utf-8")).text)
-    english = (GOLD / "seeds_003_en.txt").read_text(encoding="utf-8").splitlines()
-    assert len(sources) == len(english), "seeds_003_en.txt must follow page 003's segmentation"
-    # A TSV memory has no quoting: one "source<TAB>English" line per entry.
-    lines = [f"{source}\t{target}\n" for source, target in zip(sources, english, strict=True)]
-    path.write_text("".join(lines), encoding="utf-8")
-    return path
-
-
 def run_with_tm(corpus: Path, tm: Path, tmp_path: Path) -> Path:
     config = load_config(
         overrides={
@@ -85,29 +81,46 @@ def run_with_tm(corpus: Path, tm: Path, tmp_path: Path) -> Path:
     return run(corpus, config).run_dir
 
 
-def test_aligner_reaches_f1_085_on_the_held_out_seed_pages(seeds_dir, tmp_path):
-    # Thresholds were set on tests/gold/sample.yaml; the seed pages were not used to set them.
-    run_dir = run_with_tm(
-        seeds_dir, seeds_translation_memory(seeds_dir, tmp_path / "tm.tsv"), tmp_path
-    )
-    result = evaluate_run(run_dir, GOLD / "seeds.yaml")
-    assert result.f1 >= 0.85, (result.precision, result.recall)
+def evaluate_command(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "parallax"), "evaluate", *arguments],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def f1_of(line: str) -> float:
+    return float(line.split("F1=")[1].split()[0])
+
+
+def test_seed_pages_with_references_reach_f1_093_and_keep_statements_apart(seeds_dir, tmp_path):
+    """The issue's goal, measured as a user would: `parallax evaluate --run OUTPUT` (the
+    output folder, for its latest run) on the five seed pages, the Russian one through
+    reference translations (F1 0.880 before this round). Statement groups pairwise against
+    tests/gold/seeds_groups.yaml: without the one-sentence-per-article rule one group held
+    "condemn the decisions" and "impacts Euro-Atlantic security" (P 0.52)."""
+    memory = alignment_bench.seeds_memory(tmp_path / "tm.tsv")
+    run_dir = run_with_tm(seeds_dir, memory, tmp_path)
+    done = evaluate_command("--run", str(tmp_path / "out"), "--gold", str(GOLD / "seeds.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert f1_of(done.stdout.splitlines()[0]) >= 0.93, done.stdout
     assert (run_dir / "evaluation" / "misses.csv").is_file()
     assert (run_dir / "evaluation" / "false_alarms.csv").is_file()
+    articles, gold_groups = load_gold_groups(GOLD / "seeds_groups.yaml")
+    groups = score_groups(read_groups(run_dir / "statements.csv"), articles, gold_groups)
+    assert groups.precision >= 0.85 and groups.recall >= 0.85, groups
 
 
 def test_evaluate_command_prints_scores_and_beats_the_cosine_baseline(tmp_path):
     run_dir = run_with_tm(SAMPLE / "articles", SAMPLE / "tm.tsv", tmp_path)
     config = tmp_path / "config.yaml"
     config.write_text(f"paths:\n  cache_dir: {tmp_path / 'cache'}\n", encoding="utf-8")
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "parallax"), "evaluate", "--run", str(run_dir),
-         "--gold", str(GOLD / "sample.yaml"), "--baseline-cosine", "0.55", "--config", str(config)],
-        capture_output=True, text=True, timeout=300,
+    done = evaluate_command(
+        "--run", str(run_dir), "--gold", str(GOLD / "sample.yaml"), "--baseline-cosine", "0.55",
+        "--config", str(config),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     ours, _, baseline = done.stdout.strip().splitlines()
-    f1 = {line.split(":")[0]: float(line.split("F1=")[1].split()[0]) for line in (ours, baseline)}
+    f1 = {line.split(":")[0]: f1_of(line) for line in (ours, baseline)}
     assert f1["parallax"] > f1["cosine>=0.55"]
 
 
@@ -123,18 +136,10 @@ def test_paraphrase_gold_beats_cosine_mutual_best_at_its_own_best_threshold(tmp_
     assert ours.precision >= 0.88  # the topical neighbours are not linked
 
 
-def test_english_seed_pages_raw_reach_f1_080(seeds_dir, tmp_path):
+def test_english_seed_pages_raw_reach_f1_085(seeds_dir, tmp_path):
+    """The issue's goal on the raw English seed pages, noise included (0.75 before, 0.824 with
+    the relation check; 0.857 once two heads of one organisation are two people)."""
     (gold_set,) = [g for g in alignment_bench.GOLD_SETS if g.name == "seeds-en"]
     (tmp_path / "work").mkdir()
     row = alignment_bench.evaluate_set(gold_set, tmp_path / "work", tmp_path / "cache", [])
-    assert row["parallax"].f1 >= 0.80, (row["parallax"].precision, row["parallax"].recall)
-
-
-def test_seed_statement_groups_keep_two_statements_of_one_page_apart(seeds_dir, tmp_path):
-    """Pairwise against tests/gold/seeds_groups.yaml: without the one-sentence-per-article rule
-    one group held "condemn the decisions" and "impacts Euro-Atlantic security" (P 0.52)."""
-    (gold_set,) = [g for g in alignment_bench.GOLD_SETS if g.name == "seeds-refs"]
-    (tmp_path / "work").mkdir()
-    row = alignment_bench.evaluate_set(gold_set, tmp_path / "work", tmp_path / "cache", [])
-    groups = row["groups"]
-    assert groups.precision >= 0.7 and groups.recall >= 0.85, groups
+    assert row["parallax"].f1 >= 0.85, (row["parallax"].precision, row["parallax"].recall)

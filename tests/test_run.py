@@ -213,8 +213,46 @@ def test_a_one_line_brief_aligns_with_another_brief(tmp_path, second):
     (corpus / "daily.txt").write_text(second + "\n", encoding="utf-8")
     result = run(corpus, config_for(tmp_path, None))
     assert [(x.a.text, x.b.text) for x in result.alignments] == [(second.split(" Kyiv")[0], brief)]
+    assert result.alignments[0].method == "mutual"  # one link shows no order: no translation
     unique = read_csv(result.run_dir / "unique.csv")
     assert [row["original"] for row in unique] == (["Kyiv is dark."] if "Kyiv" in second else [])
+
+
+@pytest.mark.parametrize(
+    ("merged", "parts"),
+    [
+        (
+            "The Kessel dam burst early on Tuesday and flooded some 200 houses in Ostrow.",
+            ("The Kessel reservoir dam gave way shortly after 3 a.m. on Tuesday.",
+             "About 200 homes in the village of Ostrow were under water."),
+        ),
+        (
+            "Striker Lucas Ferro scored the winner in the 112th minute, and Redhaven United "
+            "will meet Castlebury in the final on Saturday.",
+            ("Lucas Ferro's header in the 112th minute settled the tie for Redhaven United.",
+             "Redhaven United now play Castlebury in Saturday's final."),
+        ),
+    ],
+)  # fmt: skip
+def test_a_sentence_covering_two_of_the_other_sides_links_to_both(tmp_path, merged, parts):
+    """One-to-many by design (the retellings' kind): a long sentence that merges two short ones
+    of the other article links to each, the second link made by the joined-pair check."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = (
+        "Rescue teams worked through the night. "
+        "The regional governor is expected to visit on Wednesday. "
+        "Insurers have not yet estimated the damage."
+    )
+    (corpus / "wire.txt").write_text(f"{merged} {filler}\n", encoding="utf-8")
+    (corpus / "daily.txt").write_text(
+        f"{parts[0]} Schools in the district stayed closed. {parts[1]}\n", encoding="utf-8"
+    )
+    result = run(corpus, config_for(tmp_path, None))
+    links = {(x.a.text, x.b.text) if x.a.text == merged else (x.b.text, x.a.text)
+             for x in result.alignments}  # fmt: skip
+    assert {(merged, parts[0]), (merged, parts[1])} <= links, links
+    assert "merge" in {x.method for x in result.alignments}
 
 
 def test_lines_mode_takes_one_sentence_per_line(tmp_path):

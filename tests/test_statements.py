@@ -22,7 +22,19 @@ def test_a_chain_through_weak_links_does_not_join_unrelated_statements():
     links = [Alignment(a, b, 0.71, 1.4), Alignment(b, c, 0.71, 1.3)]
     statements = group_statements([a, b, c], vectors, links, min_cosine=0.5)
     assert [[m.article_id for m in s.members] for s in statements] == [["a", "b"]]
-    assert [u.sentence for u in unique_sentences([a, b, c], statements)] == [c]
+    assert [u.sentence for u in unique_sentences([a, b, c], statements, links)] == [c]
+    # Had b~c been a one-to-many link (b says what a and c say), c would be carried by b.
+    merged = [links[0], Alignment(b, c, 0.71, 1.3, method="merge")]
+    assert unique_sentences([a, b, c], statements, merged) == []
+
+
+def test_a_sentence_another_source_gives_with_other_figures_is_not_unique():
+    a, b, c = sentence("a", 0), sentence("b", 0), sentence("c", 0)
+    vectors = normalised([[1, 0], [1, 0.1], [0, 1]])
+    links = [Alignment(a, b, 0.8, 1.6, relation="disagrees")]
+    statements = group_statements([a, b, c], vectors, links, min_cosine=0.5)
+    assert statements == []  # only `same` links make groups
+    assert [u.sentence for u in unique_sentences([a, b, c], statements, links)] == [c]
 
 
 def test_a_statement_carried_by_three_outlets_is_one_group_with_a_central_representative():
@@ -44,7 +56,8 @@ def test_two_articles_of_one_outlet_do_not_make_a_statement_shared():
     vectors = normalised([[1, 0], [1, 0]])
     statements = group_statements([a, b], vectors, [Alignment(a, b, 1.0, 2.0)], min_cosine=0.5)
     assert statements == []
-    assert [u.sentence for u in unique_sentences([a, b], statements)] == [a, b]
+    links = [Alignment(a, b, 1.0, 2.0)]
+    assert [u.sentence for u in unique_sentences([a, b], statements, links)] == [a, b]
 
 
 def test_coverage_counts_each_outlets_sentences_per_statement():
@@ -82,6 +95,6 @@ def test_unique_sentences_count_what_other_sources_left_untranslated():
     a, b = sentence("a", 0), sentence("b", 0)
     skipped = [Sentence("r", "r", i, "Текст.", lang="ru") for i in range(3)]
     own_skipped = Sentence("a", "a", 1, "Текст.", lang="ru")
-    unique = unique_sentences([a, b], [], [*skipped, own_skipped])
+    unique = unique_sentences([a, b], [], untranslated=[*skipped, own_skipped])
     # a's own untranslated sentence is not another source's: 3 unchecked for a, 4 for b.
     assert [(u.sentence.article_id, u.unchecked) for u in unique] == [("a", 3), ("b", 4)]
