@@ -112,7 +112,7 @@ class AlignConfig:
     near_translation_order: float = 0.8
     index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
     ann_min_vectors: int = 200_000
-    margin_threshold: float = 1.22
+    margin_threshold: float = 1.2
     min_cosine: float = 0.55
     min_cosine_shared_figure: float = 0.5
 
