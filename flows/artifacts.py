@@ -14,7 +14,7 @@ TOP_ALIGNMENTS = 25
 SHOWN_REJECTS = 20
 OUTPUT_FILES = (
     "sentences.csv", "alignments.csv", "statements.csv", "coverage.csv", "unique.csv",
-    "rejects.csv", "run.json",
+    "articles.csv", "rejects.csv", "run.json",
 )  # fmt: skip
 
 

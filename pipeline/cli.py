@@ -1,4 +1,5 @@
-"""The `parallax` command: argument parsing only; the work is in run.py and packages.py."""
+"""The `parallax` command: argument parsing only; the work is in run.py, collect.py and
+packages.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from pipeline import collect as collecting
 from pipeline import evaluate as evaluation
 from pipeline.config import ConfigError, load_config
 from pipeline.corpus import CorpusError
@@ -72,6 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--on-missing-model", choices=("skip", "fail"), help="no model for a language")
     run.set_defaults(handler=_run, command_parser=run)
+
+    collect = commands.add_parser(
+        "collect", help="fetch new articles from the sources' feeds, sitemaps and URL lists"
+    )
+    collect.add_argument(
+        "--sources", type=Path, help="the sources (YAML; default: config/sources.yaml)"
+    )
+    collect.add_argument("--inbox", type=Path, help="where records go (default: data/inbox)")
+    collect.add_argument("--config", type=Path, help="YAML config (default: config/default.yaml)")
+    collect.add_argument("--cache-dir", type=Path, help="where fetch state and raw pages are kept")
+    collect.set_defaults(handler=_collect, command_parser=collect)
 
     evaluate = commands.add_parser("evaluate", help="score a run against gold statement pairs")
     evaluate.add_argument(
@@ -139,6 +152,25 @@ def _run(args: argparse.Namespace) -> int:
             "`unchecked`); one of those may carry them"
         )
     print(f"outputs: {result.run_dir}")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    overrides: dict[str, dict] = {"collect": {}, "paths": {}}
+    if args.sources:
+        overrides["collect"]["sources"] = str(args.sources)
+    if args.inbox:
+        overrides["collect"]["inbox"] = str(args.inbox)
+    if args.cache_dir:
+        overrides["paths"]["cache_dir"] = str(args.cache_dir)
+    config = load_config(args.config, overrides)
+    sources = collecting.load_sources(config.collect.sources)
+    with contextlib.closing(Store(config.paths.cache_dir)) as store:
+        reports = collecting.collect(sources, config.collect, store)
+    for line in collecting.iter_lines(reports):
+        print(line)
+    new = sum(r.new for r in reports)
+    print(f"{new} new articles in {config.collect.inbox}")
     return 0
 
 

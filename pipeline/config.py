@@ -118,8 +118,27 @@ class AlignConfig:
 
 
 @dataclass(frozen=True)
+class CollectConfig:
+    """`parallax collect` and the scheduled flow's collect task: where sources are listed,
+    where records go, and how politely pages are fetched."""
+
+    enabled: bool = False  # the scheduled flow collects before each run
+    sources: Path = Path("config/sources.yaml")
+    inbox: Path = Path("data/inbox")
+    user_agent: str = "Parallax/0.1 (news alignment; offline research tool)"
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 30.0
+    max_page_bytes: int = 5_000_000
+    max_redirects: int = 5
+    per_host_delay_seconds: float = 1.0
+    retries: int = 2
+    backoff_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
@@ -153,6 +172,13 @@ def _detectable(code: str) -> bool:
 # Bounds checked after types: (section, key) -> (test, what the key expects).
 _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("ingest", "max_file_bytes"): (lambda v: v > 0, "a positive number of bytes"),
+    ("collect", "connect_timeout_seconds"): (lambda v: v > 0, "a positive number of seconds"),
+    ("collect", "read_timeout_seconds"): (lambda v: v > 0, "a positive number of seconds"),
+    ("collect", "max_page_bytes"): (lambda v: v > 0, "a positive number of bytes"),
+    ("collect", "max_redirects"): (lambda v: v >= 0, "an integer >= 0"),
+    ("collect", "per_host_delay_seconds"): (lambda v: v >= 0, "a number of seconds >= 0"),
+    ("collect", "retries"): (lambda v: v >= 0, "an integer >= 0"),
+    ("collect", "backoff_seconds"): (lambda v: v >= 0, "a number of seconds >= 0"),
     ("flow", "allowed_roots"): (lambda v: len(v) > 0, "a non-empty list of folders"),
     ("schedule", "interval_seconds"): (lambda v: v is None or v >= 1, "an integer >= 1 or null"),
     **{
@@ -254,6 +280,12 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
 
 def config_from_dict(data: dict[str, Any]) -> Config:
     return _build(Config, data, prefix="")
+
+
+def typed_record(cls: type, data: Any, prefix: str) -> Any:
+    """`data` (a mapping from YAML) as the dataclass `cls`, checked as the configuration is:
+    ConfigError names the first unknown key or bad value, under `prefix` ("sources[2].")."""
+    return _build(cls, data, prefix)
 
 
 def _build(cls: type, data: Any, prefix: str) -> Any:

@@ -8,11 +8,12 @@ import os
 import re
 import shutil
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.records import Alignment, Reject, Sentence
+from pipeline.records import Alignment, Article, Reject, Sentence
 from pipeline.statements import Statement, UniqueSentence, coverage_matrix
 
 SENTENCE_COLUMNS = (
@@ -34,6 +35,7 @@ STATEMENT_COLUMNS = (
 )  # fmt: skip
 UNIQUE_COLUMNS = ("source", "article", "position", "lang", "original", "english", "unchecked")
 REJECT_COLUMNS = ("input", "reason")
+ARTICLE_COLUMNS = ("article", "source", "url", "title", "published", "lang", "sentences")
 
 
 # A run folder is open to its owner and group, never to every user of the machine: the tables
@@ -156,6 +158,7 @@ def write_run(
     unique: list[UniqueSentence],
     rejects: list[Reject],
     run_info: dict[str, Any],
+    articles: Sequence[Article] = (),
 ) -> Path:
     """Write OUTPUT/<run_id>/ and repoint OUTPUT/latest; returns the run folder.
 
@@ -191,6 +194,9 @@ def write_run(
         "rejects.csv": lambda path: write_csv(
             path, REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)
         ),
+        "articles.csv": lambda path: write_csv(
+            path, ARTICLE_COLUMNS, article_rows(articles, sentences)
+        ),
     }
     same_tables = previous_tables(output_dir, run_info.get("result_key"), list(tables))
     started = time.perf_counter()
@@ -223,6 +229,25 @@ def write_run(
         ) from error
     point_latest(output_dir, run_id)
     return run_dir
+
+
+def article_rows(articles: Sequence[Article], sentences: list[Sentence]) -> Iterator[tuple]:
+    """One row per article, in id order: where it came from (outlet, URL, title, publication
+    date as the page states it), the language most of its sentences are in, and how many
+    sentences it has, so an analyst can cite each statement's source."""
+    languages = article_languages(sentences)
+    counts = Counter(s.article_id for s in sentences)
+    for a in sorted(articles, key=lambda a: a.id):
+        yield (a.id, a.source, a.url, a.title, a.published, languages.get(a.id, ""), counts[a.id])
+
+
+def article_languages(sentences: list[Sentence]) -> dict[str, str]:
+    """Each article's language: the one most of its sentences are in (the first seen on a
+    tie)."""
+    langs_of: dict[str, Counter] = defaultdict(Counter)
+    for sentence in sentences:
+        langs_of[sentence.article_id][sentence.lang] += 1
+    return {article: langs.most_common(1)[0][0] for article, langs in langs_of.items()}
 
 
 def previous_tables(output_dir: Path, result_key: str | None, names: list[str]) -> Path | None:

@@ -32,7 +32,7 @@ from pipeline.align import LINK_CACHE_FORMAT, align, background_sentences
 from pipeline.config import Config
 from pipeline.corpus import Corpus
 from pipeline.embed import Embedder, embed_texts
-from pipeline.export import RUN_FOLDER_MODE, write_run
+from pipeline.export import RUN_FOLDER_MODE, article_languages, write_run
 from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
 from pipeline.normalise import normalise_text
@@ -203,15 +203,22 @@ def align_options(config: Config, embedder: Embedder) -> str:
 
 
 # The modules whose code decides alignments, statements and the tables written.
-RESULT_MODULES = ("align.py", "index.py", "spans.py", "statements.py", "export.py")
+RESULT_MODULES = (
+    "align.py", "index.py", "spans.py", "relation.py", "statements.py", "export.py",
+)  # fmt: skip
 
 
-def result_key(sentences: list[Sentence], rejects: list[Reject], options: str) -> str:
-    """Everything the output tables depend on: sentences, rejects, options, models and code.
+def result_key(
+    sentences: list[Sentence], rejects: list[Reject], options: str, articles: list[Article] = ()
+) -> str:
+    """Everything the output tables depend on: articles' metadata, sentences, rejects, options,
+    models and code.
 
     Two runs with the same key write the same tables, so a rerun copies them.
     """
     digest = hashlib.sha256(f"{options}|{code_digest(*RESULT_MODULES)}".encode())
+    for a in sorted(articles, key=lambda a: a.id):
+        digest.update(repr((a.id, a.source, a.url, a.title, a.published)).encode())
     for s in sentences:
         fields = (s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin)
         digest.update(repr(fields).encode())
@@ -247,11 +254,7 @@ def align_and_group(
 
 def articles_by_language(sentences: list[Sentence]) -> dict[str, int]:
     """Articles counted under the language most of their sentences are in."""
-    langs_of: dict[str, Counter] = defaultdict(Counter)
-    for sentence in sentences:
-        langs_of[sentence.article_id][sentence.lang] += 1
-    main = Counter(langs.most_common(1)[0][0] for langs in langs_of.values())
-    return dict(sorted(main.items()))
+    return dict(sorted(Counter(article_languages(sentences).values()).items()))
 
 
 def new_run_id() -> str:
@@ -414,7 +417,7 @@ def run(
                 for f in memory.files
             ],
             "seconds": seconds,
-            "result_key": result_key(sentences, rejects, options),
+            "result_key": result_key(sentences, rejects, options, articles),
         }
         run_dir = timed(
             "export",
@@ -427,6 +430,7 @@ def run(
             aligned.unique,
             rejects,
             run_info,
+            articles,
         )
         if corpus is not None:
             corpus.commit()

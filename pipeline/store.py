@@ -1,14 +1,19 @@
-"""The persistent cache of translations and embeddings: one SQLite file, keyed by content+model."""
+"""The persistent cache: translations, segments, links and embeddings keyed by content and
+model, and what `parallax collect` fetched (per URL, and each raw page by its content hash):
+one SQLite file."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import logging
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +38,20 @@ CREATE TABLE IF NOT EXISTS links (
     pair_hash TEXT NOT NULL,    -- sha256 of both articles' English sentences, in order
     links TEXT NOT NULL,        -- JSON [[row_a, row_b, cosine, margin, method, only_a, only_b]]
     PRIMARY KEY (options_key, pair_hash)
+);
+CREATE TABLE IF NOT EXISTS fetches (
+    url TEXT PRIMARY KEY,       -- as found in a feed, sitemap or URL list (or a feed's own URL)
+    canonical_url TEXT NOT NULL,
+    status TEXT NOT NULL,       -- "ok", "duplicate", "failed: <why>" or "retry: <why>"
+    etag TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    content_hash TEXT NOT NULL, -- sha256 of the page's bytes; "" when none was read
+    first_seen TEXT NOT NULL,   -- ISO 8601, UTC
+    fetched_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    content_hash TEXT PRIMARY KEY,
+    page BLOB NOT NULL          -- the raw bytes as served, zlib-compressed
 );
 CREATE TABLE IF NOT EXISTS embeddings (
     model_key TEXT NOT NULL,    -- model id and a fingerprint of its weights
@@ -71,6 +90,20 @@ _LOOKUP_CHUNK = 500
 # What SQLite says of a damaged file. Anything else (a full disk, an I/O error, no permission)
 # is the machine's fault, not the file's: the cache is then left alone.
 CORRUPTION = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """What fetching one URL gave, as the fetches table keeps it."""
+
+    url: str
+    canonical_url: str
+    status: str  # "ok", "duplicate" (another URL's text), "failed: <why>", "retry: <why>"
+    etag: str
+    last_modified: str
+    content_hash: str
+    first_seen: str
+    fetched_at: str
 
 
 class StoreError(OSError):
@@ -172,6 +205,56 @@ class Store:
                 for key, vector in items
             ],
         )
+
+    def get_fetch(self, url: str) -> Fetch | None:
+        row = self._db.execute(
+            "SELECT url, canonical_url, status, etag, last_modified, content_hash, first_seen, "
+            "fetched_at FROM fetches WHERE url = ?",
+            (url,),
+        ).fetchone()
+        return Fetch(*row) if row else None
+
+    def put_fetch(self, fetch: Fetch) -> None:
+        """Record what fetching one URL gave (its first_seen is kept from the first record)."""
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT INTO fetches VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO "
+                    "UPDATE SET canonical_url=excluded.canonical_url, status=excluded.status, "
+                    "etag=excluded.etag, last_modified=excluded.last_modified, "
+                    "content_hash=excluded.content_hash, fetched_at=excluded.fetched_at",
+                    dataclasses.astuple(fetch),
+                )
+        except sqlite3.OperationalError as error:
+            raise StoreError(
+                f"cache {self.path} cannot be written ({error}); it is left as it is"
+            ) from None
+
+    def urls_with_content(self, content_hash: str) -> list[str]:
+        """The URLs whose page had these exact bytes, first fetched first."""
+        rows = self._db.execute(
+            "SELECT url FROM fetches WHERE content_hash = ? ORDER BY first_seen, url",
+            (content_hash,),
+        )
+        return [url for (url,) in rows]
+
+    def put_page(self, content_hash: str, page: bytes) -> None:
+        """Keep a raw page (compressed), so a better extractor can read it again unfetched."""
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO pages VALUES (?, ?)", (content_hash, zlib.compress(page))
+                )
+        except sqlite3.OperationalError as error:
+            raise StoreError(
+                f"cache {self.path} cannot be written ({error}); it is left as it is"
+            ) from None
+
+    def get_page(self, content_hash: str) -> bytes | None:
+        row = self._db.execute(
+            "SELECT page FROM pages WHERE content_hash = ?", (content_hash,)
+        ).fetchone()
+        return zlib.decompress(row[0]) if row else None
 
     def _put(self, table: str, rows: list[tuple]) -> None:
         """Insert or replace `rows` (three columns) in one transaction; a write the machine

@@ -26,7 +26,7 @@ from pipeline.store import Store
 
 PARALLAX = Path(sys.executable).parent / "parallax"
 CSV_FILES = ("sentences.csv", "alignments.csv", "statements.csv", "coverage.csv", "unique.csv",
-             "rejects.csv")  # fmt: skip
+             "articles.csv", "rejects.csv")  # fmt: skip
 RUSSIAN_WORDS = (
     "министерство заявило вода реке безопасна союзники осуждают отправку войск власти "
     "подтвердили эвакуацию двенадцати человек баржа разлив порт берег топливо"

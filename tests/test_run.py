@@ -73,6 +73,15 @@ def test_full_run_translates_with_installed_models_and_writes_every_output(
     )
     assert info["config"]["translate"]["beam_size"] == 1
     assert read_csv(latest / "rejects.csv") == []
+    articles = read_csv(latest / "articles.csv")
+    assert sorted(a["article"] for a in articles) == sorted({s["article"] for s in sentences})
+    assert all(
+        int(a["sentences"]) == sum(s["article"] == a["article"] for s in sentences)
+        for a in articles
+    )
+    assert {a["lang"] for a in articles} == {"en", "ru", "uk"}
+    page = next(a for a in articles if a["article"].endswith(".html"))
+    assert page["title"] and page["source"] == page["article"].split("/")[0]
     # English articles of one event share statements
     alignments = read_csv(latest / "alignments.csv")
     assert any(a["lang_a"] == a["lang_b"] == "en" for a in alignments)
@@ -98,7 +107,7 @@ def test_rerun_on_unchanged_input_translates_and_embeds_nothing(
     assert second.counts["translated_new"] == 0 and second.counts["embedded_new"] == 0
     assert second.counts["translated_cached"] == first.counts["translated_new"]
     tables = sorted(path.name for path in first.run_dir.glob("*.csv"))
-    assert len(tables) == 6 and second.run_dir != first.run_dir
+    assert len(tables) == 7 and second.run_dir != first.run_dir
     for name in tables:
         assert (second.run_dir / name).read_bytes() == (first.run_dir / name).read_bytes()
 

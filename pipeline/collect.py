@@ -1,0 +1,518 @@
+"""Collect articles from the web into the inbox, each URL fetched once.
+
+For each source in config/sources.yaml, new article URLs come from its RSS and Atom feeds
+(feedparser), its sitemaps and news sitemaps (lxml; a sitemap index is followed) and its files
+of page URLs. Each new page is fetched (httpx, one connection pool for the whole collect), its
+main text, title and date read as any local .html page is (pipeline.ingest.html: trafilatura),
+and one record is appended to <inbox>/<source>.jsonl: id, source, url, urls, title, published,
+text, lang, fetched_at. `parallax run` reads the inbox like any other folder.
+
+Polite and bounded: robots.txt is honoured for the configured user agent (urllib.robotparser);
+requests go one at a time, at least `per_host_delay_seconds` apart on one host; connect and read
+timeouts; pages are read as a stream and dropped past `max_page_bytes`; at most
+`max_redirects` redirects (a loop fails at once); a page must be HTML; timeouts, connection
+errors and 5xx answers are retried with exponential backoff; feeds and sitemaps are re-polled
+with If-None-Match and If-Modified-Since, so an unchanged one costs a 304.
+
+Fetch state is kept in the cache (pipeline/store.py, tables fetches and pages): a rerun fetches
+only URLs it has never fetched (or that failed), and the raw page is kept compressed, so a
+better extractor can read it again without refetching. A page whose main text the same source
+already gave under another URL (an AMP or print copy, a syndicated repeat) is one article: the
+URL is added to that record's `urls`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import urllib.robotparser
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import httpx
+import yaml
+from lxml import etree
+from tqdm import tqdm
+
+from pipeline.config import CollectConfig, ConfigError, typed_record
+from pipeline.ingest import html
+from pipeline.ingest.encoding import decode
+from pipeline.ingest.errors import IngestError
+from pipeline.store import Fetch, Store
+
+log = logging.getLogger(__name__)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# A sitemap index may point at sitemaps that are indexes again; deeper nesting is a loop.
+MAX_SITEMAP_DEPTH = 3
+# A URL whose last fetch ended with this status prefix (a timeout, a 5xx after the retries)
+# is fetched again by the next collect; any other status (done, or refused for good: a 404,
+# robots.txt, not HTML, too large) is not.
+RETRY = "retry: "
+FAILED = "failed: "
+
+
+@dataclass(frozen=True)
+class Source:
+    """One outlet: its name (the `source` of its articles), a language hint, and where to
+    find its article URLs."""
+
+    name: str
+    lang: str = ""
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    url_files: tuple[Path, ...] = ()
+
+
+@dataclass
+class SourceReport:
+    """What collecting one source did: new articles, URLs already done, copies of an article
+    under another URL, and the URLs (pages, feeds, sitemaps) that failed, with the reason."""
+
+    name: str
+    new: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def line(self) -> str:
+        reasons = Counter(self.failed.values())
+        why = "; ".join(f"{reason}: {n}" for reason, n in reasons.most_common())
+        return (
+            f"{self.name}: {self.new} new, {self.unchanged} unchanged, "
+            f"{self.duplicates} duplicate, {len(self.failed)} failed" + (f" ({why})" if why else "")
+        )
+
+
+class FetchError(Exception):
+    """A URL could not be fetched; the message is the reason, short, for the summary.
+    `transient`: worth trying again later (a timeout, a connection error, a 5xx answer)."""
+
+    def __init__(self, reason: str, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class Response:
+    url: str  # after redirects
+    status: int
+    content_type: str
+    etag: str
+    last_modified: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Found:
+    """An article URL, with what the feed or sitemap said of it (used where the page is
+    silent)."""
+
+    url: str
+    title: str = ""
+    published: str = ""
+
+
+def load_sources(path: Path) -> list[Source]:
+    """The sources listed in `path` (YAML: `sources:` a list of mappings with name, lang,
+    feeds, sitemaps, url_files). Relative url_files are taken from the file's folder.
+
+    Raises ConfigError naming the file and the bad entry or key.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"sources file {path} cannot be read: {error.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"sources file {path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
+        raise ConfigError(f"{path}: expected `sources:` followed by a list of sources")
+    sources = []
+    for number, entry in enumerate(data["sources"]):
+        try:
+            source = typed_record(Source, entry, prefix=f"sources[{number}].")
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+        except TypeError:  # a required key (name) is missing
+            raise ConfigError(f"{path}: sources[{number}].name: required") from None
+        if not source.name.strip() or "/" in source.name:
+            raise ConfigError(f"{path}: sources[{number}].name: expected a name without '/'")
+        files = tuple(p if p.is_absolute() else path.parent / p for p in source.url_files)
+        sources.append(Source(source.name, source.lang, source.feeds, source.sitemaps, files))
+    names = Counter(s.name for s in sources)
+    if twice := [name for name, n in names.items() if n > 1]:
+        raise ConfigError(f"{path}: source {twice[0]!r} is listed twice")
+    return sources
+
+
+class Fetcher:
+    """GET with robots.txt, per-host delay, timeouts, a size cap, redirects, retries and
+    conditional requests (see the module docstring). `sleep` and `clock` are injectable for
+    tests of the delay."""
+
+    def __init__(
+        self,
+        config: CollectConfig,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.client = httpx.Client(
+            headers={"User-Agent": config.user_agent},
+            timeout=httpx.Timeout(
+                config.read_timeout_seconds, connect=config.connect_timeout_seconds
+            ),
+            follow_redirects=True,
+            max_redirects=config.max_redirects,
+        )
+        self._sleep, self._clock = sleep, clock
+        self._last_request: dict[str, float] = {}
+        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def get(
+        self, url: str, etag: str = "", last_modified: str = "", html_only: bool = False
+    ) -> Response:
+        """The answer to GET `url` (status 200, or 304 to a conditional request).
+
+        Raises FetchError with the reason: disallowed by robots.txt, HTTP 4xx, HTTP 5xx or a
+        timeout after the retries, too many redirects, larger than the cap, not HTML.
+        """
+        if not self.allowed(url):
+            raise FetchError("disallowed by robots.txt")
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        for attempt in range(self.config.retries + 1):
+            if attempt:
+                self._sleep(self.config.backoff_seconds * 2 ** (attempt - 1))
+            try:
+                response = self._get_once(url, headers)
+            except httpx.TooManyRedirects:
+                raise FetchError("too many redirects") from None
+            except httpx.TimeoutException:
+                reason = "timed out"
+                continue
+            except httpx.TransportError as error:
+                reason = f"connection failed ({type(error).__name__})"
+                continue
+            if response.status >= 500:
+                reason = f"HTTP {response.status}"
+                continue
+            if response.status >= 400:
+                raise FetchError(f"HTTP {response.status}")
+            if html_only and response.status == 200 and not _is_html(response.content_type):
+                raise FetchError(f"not HTML ({response.content_type or 'no content type'})")
+            return response
+        raise FetchError(f"{reason} after {self.config.retries + 1} tries", transient=True)
+
+    def _get_once(self, url: str, headers: dict[str, str]) -> Response:
+        self._wait_for(urlsplit(url).netloc)
+        cap = self.config.max_page_bytes
+        with self.client.stream("GET", url, headers=headers) as answer:
+            declared = answer.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise FetchError(f"larger than {cap} bytes")
+            body = bytearray()
+            for chunk in answer.iter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    raise FetchError(f"larger than {cap} bytes")
+            return Response(
+                str(answer.url),
+                answer.status_code,
+                answer.headers.get("Content-Type", "").split(";")[0].strip().lower(),
+                answer.headers.get("ETag", ""),
+                answer.headers.get("Last-Modified", ""),
+                bytes(body),
+            )
+
+    def _wait_for(self, host: str) -> None:
+        last = self._last_request.get(host)
+        if last is not None:
+            wait = self.config.per_host_delay_seconds - (self._clock() - last)
+            if wait > 0:
+                self._sleep(wait)
+        self._last_request[host] = self._clock()
+
+    def allowed(self, url: str) -> bool:
+        """Whether robots.txt lets our user agent fetch `url`. No robots.txt (or one that
+        cannot be read) allows everything; 401 and 403 forbid everything, as the standard
+        library's parser has it."""
+        parts = urlsplit(url)
+        root = f"{parts.scheme}://{parts.netloc}"
+        if root not in self._robots:
+            robots = urllib.robotparser.RobotFileParser(f"{root}/robots.txt")
+            try:
+                answer = self._get_once(f"{root}/robots.txt", {})
+            except (FetchError, httpx.HTTPError):
+                robots.allow_all = True
+            else:
+                if answer.status in (401, 403):
+                    robots.disallow_all = True
+                elif answer.status >= 400:
+                    robots.allow_all = True
+                else:
+                    robots.parse(answer.body.decode("utf-8", "replace").splitlines())
+            self._robots[root] = robots
+        return self._robots[root].can_fetch(self.config.user_agent, url)
+
+
+def _is_html(content_type: str) -> bool:
+    return not content_type or content_type in HTML_TYPES
+
+
+def discover(source: Source, fetcher: Fetcher, store: Store, report: SourceReport) -> list[Found]:
+    """The article URLs a source lists now, in the order found, each once. A feed or sitemap
+    that cannot be read is reported and skipped; one unchanged since the last poll (304)
+    lists nothing new."""
+    found: dict[str, Found] = {}
+    for feed in source.feeds:
+        for item in _poll(feed, fetcher, store, report, _feed_items):
+            found.setdefault(item.url, item)
+    for sitemap in source.sitemaps:
+        for item in _sitemap_items(sitemap, fetcher, store, report, depth=0):
+            found.setdefault(item.url, item)
+    for path in source.url_files:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            report.failed[str(path)] = f"URL file unreadable ({type(error).__name__})"
+            continue
+        for line in lines:
+            if line.strip() and not line.lstrip().startswith("#"):
+                found.setdefault(line.strip(), Found(line.strip()))
+    return list(found.values())
+
+
+def _poll(
+    url: str,
+    fetcher: Fetcher,
+    store: Store,
+    report: SourceReport,
+    parse: Callable[[Response], list[Found]],
+) -> list[Found]:
+    """Fetch a feed or sitemap conditionally and parse it; [] when it failed. Unchanged since
+    the last poll (304), the copy kept then is parsed again: its items that failed for a
+    passing reason are tried again, the others are skipped as done."""
+    before = store.get_fetch(url)
+    kept = store.get_page(before.content_hash) if before and before.content_hash else None
+    try:
+        etag, modified = (before.etag, before.last_modified) if before and kept else ("", "")
+        answer = fetcher.get(url, etag, modified)
+        if answer.status == 304:
+            answer = Response(answer.url, 200, "", etag, modified, kept or b"")
+        else:
+            store.put_page(hashlib.sha256(answer.body).hexdigest(), answer.body)
+        items = parse(answer)
+    except (FetchError, ValueError) as error:  # ValueError: not a feed or sitemap at all
+        report.failed[url] = str(error)
+        return []
+    store.put_fetch(_fetch_record(url, url, "ok", answer, before))
+    return items
+
+
+def _feed_items(answer: Response) -> list[Found]:
+    parsed = feedparser.parse(answer.body, response_headers={"content-location": answer.url})
+    if parsed.bozo and not parsed.entries:
+        raise ValueError(f"not a feed ({type(parsed.bozo_exception).__name__})")
+    items = []
+    for entry in parsed.entries:
+        link = entry.get("link") or ""
+        if link:
+            published = entry.get("published") or entry.get("updated") or ""
+            items.append(Found(urljoin(answer.url, link), entry.get("title", ""), published))
+    return items
+
+
+def _sitemap_items(
+    url: str, fetcher: Fetcher, store: Store, report: SourceReport, depth: int
+) -> list[Found]:
+    children: list[str] = []
+
+    def parse(answer: Response) -> list[Found]:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+        try:
+            root = etree.fromstring(answer.body, parser)
+        except etree.XMLSyntaxError as error:
+            raise ValueError(f"not a sitemap ({error.msg})") from None
+        if etree.QName(root).localname == "sitemapindex":
+            children.extend(loc.strip() for loc in root.xpath("//*[local-name()='loc']/text()"))
+            return []
+        items = []
+        for entry in root.xpath("//*[local-name()='url']"):
+            loc = "".join(entry.xpath("*[local-name()='loc']/text()")).strip()
+            title = "".join(entry.xpath(".//*[local-name()='title']/text()")).strip()
+            published = "".join(
+                entry.xpath(".//*[local-name()='publication_date']/text()")
+                or entry.xpath("*[local-name()='lastmod']/text()")
+            ).strip()
+            if loc:
+                items.append(Found(loc, title, published))
+        return items
+
+    items = _poll(url, fetcher, store, report, parse)
+    for child in children:
+        if depth + 1 >= MAX_SITEMAP_DEPTH:
+            report.failed[child] = "sitemap index nested too deep"
+            continue
+        items += _sitemap_items(child, fetcher, store, report, depth + 1)
+    return items
+
+
+def collect(
+    sources: list[Source], config: CollectConfig, store: Store, fetcher: Fetcher | None = None
+) -> list[SourceReport]:
+    """Collect every source into `config.inbox`; one report per source. A source that fails
+    (feeds down, every page refused) is reported, never raised: the others go on."""
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(config)
+    reports = []
+    try:
+        for source in sources:
+            report = SourceReport(source.name)
+            try:
+                _collect_source(source, config.inbox, fetcher, store, report)
+            except OSError as error:  # the inbox cannot be written: this source stops
+                report.failed[str(config.inbox)] = f"inbox not writable ({error.strerror})"
+            reports.append(report)
+            log.info("%s", report.line())
+    finally:
+        if own:
+            fetcher.close()
+    return reports
+
+
+def _collect_source(
+    source: Source, inbox: Path, fetcher: Fetcher, store: Store, report: SourceReport
+) -> None:
+    inbox_file = inbox / f"{source.name}.jsonl"
+    records = _read_records(inbox_file)
+    by_text = {_text_hash(r["text"]): r for r in records}
+    found = discover(source, fetcher, store, report)
+    bar = tqdm(found, desc=source.name, unit="page", disable=None, leave=False)
+    for item in bar:
+        before = store.get_fetch(item.url)
+        if before is not None and not before.status.startswith(RETRY):
+            report.unchanged += 1
+            continue
+        try:
+            answer = fetcher.get(item.url, html_only=True)
+            content_hash = hashlib.sha256(answer.body).hexdigest()
+            store.put_page(content_hash, answer.body)
+            article = html.read(item.url, decode(answer.body), source.name)[0]
+        except (FetchError, IngestError) as error:
+            report.failed[item.url] = str(error)
+            prefix = RETRY if getattr(error, "transient", False) else FAILED
+            store.put_fetch(_failed(item.url, prefix + str(error), before))
+            continue
+        if not article.text.strip():
+            report.failed[item.url] = "no main text"
+            store.put_fetch(
+                _fetch_record(item.url, answer.url, FAILED + "no main text", answer, before)
+            )
+            continue
+        canonical = article.url or answer.url
+        same = by_text.get(_text_hash(article.text))
+        if same is not None:
+            same["urls"] = [*same["urls"], item.url]
+            _rewrite(inbox_file, records)
+            report.duplicates += 1
+            store.put_fetch(_fetch_record(item.url, canonical, "duplicate", answer, before))
+            continue
+        record = {
+            "id": hashlib.sha256(canonical.encode()).hexdigest()[:16],
+            "source": source.name,
+            "url": canonical,
+            "urls": [item.url],
+            "title": article.title or item.title,
+            "published": article.published or item.published,
+            "text": article.text,
+            "lang": source.lang,
+            "fetched_at": _now(),
+        }
+        records.append(record)
+        by_text[_text_hash(record["text"])] = record
+        _append(inbox_file, record)
+        report.new += 1
+        store.put_fetch(_fetch_record(item.url, canonical, "ok", answer, before))
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def _read_records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a killed collect: the run rejects it, we skip it
+        if isinstance(record, dict) and isinstance(record.get("text"), str):
+            record.setdefault("urls", [record.get("url", "")])
+            records.append(record)
+    return records
+
+
+def _append(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _rewrite(path: Path, records: list[dict]) -> None:
+    """Replace the file atomically: a run reading the inbox meanwhile sees old or new."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    os.replace(temporary, path)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _fetch_record(
+    url: str, canonical: str, status: str, answer: Response, before: Fetch | None
+) -> Fetch:
+    now = _now()
+    return Fetch(
+        url,
+        canonical,
+        status,
+        answer.etag,
+        answer.last_modified,
+        hashlib.sha256(answer.body).hexdigest() if answer.body else "",
+        before.first_seen if before else now,
+        now,
+    )
+
+
+def _failed(url: str, reason: str, before: Fetch | None) -> Fetch:
+    now = _now()
+    return Fetch(url, url, reason, "", "", "", before.first_seen if before else now, now)
+
+
+def iter_lines(reports: list[SourceReport]) -> Iterator[str]:
+    """The summary a user reads: a line per source, then each failed URL with its reason."""
+    for report in reports:
+        yield report.line()
+    for report in reports:
+        for url, reason in report.failed.items():
+            yield f"  {report.name}: {url}: {reason}"

@@ -1,0 +1,162 @@
+"""`parallax collect` against the fixture news site (tests/news_site.py) on 127.0.0.1: what is
+collected, what is skipped and why, and that a second collect fetches nothing new."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from news_site import MAX_PAGE_BYTES, RUSSIAN, configure, serving
+
+from pipeline.collect import Fetcher, FetchError, collect, load_sources
+from pipeline.config import ConfigError, load_config
+from pipeline.store import Store
+
+PARALLAX = Path(sys.executable).parent / "parallax"
+
+
+@pytest.fixture
+def site():
+    with serving() as served:
+        yield served
+
+
+def collect_once(config_path: Path) -> list:
+    config = load_config(config_path)
+    with contextlib.closing(Store(config.paths.cache_dir)) as store:
+        return collect(load_sources(config.collect.sources), config.collect, store)
+
+
+def test_collect_keeps_each_articles_main_text_once_and_says_why_others_failed(tmp_path, site):
+    config = configure(tmp_path, site)
+
+    (report,) = collect_once(config)
+
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "inbox" / "herald.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    by_path = {r["urls"][0].removeprefix(site.base): r for r in records}
+    assert set(by_path) == {
+        "/news/dam.html", "/news/ru-declared.html", "/news/flaky.html", "/news/uk.html",
+        "/news/ru-undeclared.html", "/news/schools.html",
+    }  # fmt: skip
+    assert report.new == 6 and report.duplicates == 1
+    # The AMP copy is the same article under a second URL.
+    assert by_path["/news/dam.html"]["urls"] == [f"{site.base}/news/dam.html",
+                                                 f"{site.base}/amp/dam.html"]  # fmt: skip
+    for record in records:
+        assert record["source"] == "herald" and record["lang"] == "en"
+        assert record["title"] and record["published"] and record["fetched_at"]
+        lines = record["text"].splitlines()  # the three paragraphs, after the headline
+        assert len(lines) == 3 or (len(lines) == 4 and lines[0] == record["title"]), lines
+        for furniture in ("cookies", "Home", "Related", "Ten tips", "Privacy", "HIDDEN"):
+            assert furniture not in record["text"]
+    # Cyrillic decoded whether the page declares its code page or not.
+    assert "Во вторник рано утром прорвало" in by_path["/news/ru-declared.html"]["text"]
+    assert "Дамба Кессельского" in by_path["/news/ru-undeclared.html"]["text"]
+    assert "Острові" in by_path["/news/uk.html"]["text"]
+    assert by_path["/news/schools.html"]["title"] == "Schools reopen after the flood"
+    failed = {url.removeprefix(site.base): reason for url, reason in report.failed.items()}
+    assert failed == {
+        "/news/missing.html": "HTTP 404",
+        "/private/secret.html": "disallowed by robots.txt",
+        "/news/slow.html": "timed out after 2 tries",
+        "/news/loop.html": "too many redirects",
+        "/news/big.html": f"larger than {MAX_PAGE_BYTES} bytes",
+        "/news/report.pdf": "not HTML (application/pdf)",
+    }
+    assert site.requests["/private/secret.html"] == 0  # robots.txt is asked first
+    assert site.requests["/news/flaky.html"] == 2  # a 500, then the page
+    assert site.requests["/news/dam.html"] == 1  # in a feed, the sitemap and the URL file
+
+
+def test_a_second_collect_fetches_nothing_new_and_polls_feeds_conditionally(tmp_path, site):
+    config = configure(tmp_path, site)
+    collect_once(config)
+    inbox = (tmp_path / "inbox" / "herald.jsonl").read_text(encoding="utf-8")
+    before = Counter(site.requests)
+
+    (report,) = collect_once(config)
+
+    asked = site.requests - before
+    # Feeds and sitemaps answer 304 to If-None-Match; only the page that timed out (a
+    # transient failure) is tried again; a 404, robots.txt and the rest are not.
+    assert report.new == 0 and report.duplicates == 0
+    pages = {path for path in asked if path.startswith(("/news/", "/amp/", "/private/"))}
+    assert pages == {"/news/slow.html"}
+    assert site.not_modified == Counter(
+        {"/feed.rss": 1, "/atom.xml": 1, "/sitemap.xml": 1, "/sitemap-news.xml": 1}
+    )
+    assert (tmp_path / "inbox" / "herald.jsonl").read_text(encoding="utf-8") == inbox
+    assert set(report.failed) == {f"{site.base}/news/slow.html"}
+
+
+def test_raw_pages_are_kept_in_the_cache_for_a_later_extractor(tmp_path, site):
+    config_path = configure(tmp_path, site)
+    collect_once(config_path)
+    config = load_config(config_path)
+    with contextlib.closing(Store(config.paths.cache_dir)) as store:
+        fetch = store.get_fetch(f"{site.base}/news/ru-declared.html")
+        assert fetch is not None and fetch.status == "ok"
+        assert store.get_page(fetch.content_hash) == RUSSIAN.encode("cp1251")
+        assert store.get_fetch(f"{site.base}/amp/dam.html").status == "duplicate"
+
+
+def test_the_delay_between_two_requests_to_one_host_is_kept(site):
+    config = load_config(overrides={"collect": {"per_host_delay_seconds": 5.0}}).collect
+    waited: list[float] = []
+    now = [100.0]
+    fetcher = Fetcher(config, sleep=lambda s: (waited.append(s), now.__setitem__(0, now[0] + s)),
+                      clock=lambda: now[0])  # fmt: skip
+    fetcher.get(f"{site.base}/feed.rss")  # robots.txt, then the feed: one wait between
+    fetcher.get(f"{site.base}/atom.xml")
+    fetcher.close()
+    assert waited == [5.0, 5.0]
+
+
+def test_collect_then_run_from_the_command_line(tmp_path, site):
+    """What a user does: `parallax collect`, then `parallax run` over the inbox."""
+    config = configure(tmp_path, site)
+    done = subprocess.run(
+        [str(PARALLAX), "collect", "--config", str(config)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = done.stdout.splitlines()
+    assert summary[0].startswith("herald: 6 new, 0 unchanged, 1 duplicate, 6 failed")
+    assert "6 new articles in" in summary[-1]
+    ran = subprocess.run(
+        [str(PARALLAX), "run", "--input", str(tmp_path / "inbox"), "--config", str(config)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    articles = (tmp_path / "out" / "latest" / "articles.csv").read_text(encoding="utf-8")
+    assert f"{site.base}/news/dam.html" in articles and "Dam bursts in Ostrow" in articles
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sources: x\n", "expected `sources:` followed by a list"),
+        ("sources:\n  - lang: en\n", "sources[0].name: required"),
+        ("sources:\n  - name: a\n    feeds: http://x\n", "sources[0].feeds: expected a list"),
+        ("sources:\n  - name: a\n    colour: red\n", "sources[0].colour: unknown key"),
+        ("sources:\n  - name: a\n  - name: a\n", "source 'a' is listed twice"),
+    ],
+)
+def test_a_bad_sources_file_names_the_entry(tmp_path, text, message):
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_sources(path)
+
+
+def test_fetch_error_for_a_transient_failure_says_so():
+    assert FetchError("timed out after 3 tries", transient=True).transient
+    assert not FetchError("HTTP 404").transient
