@@ -9,6 +9,7 @@ artifacts).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from prefect.runtime import flow_run
 
 from flows import ALLOWED_ROOTS_VARIABLE
 from flows.artifacts import summary_markdown, top_alignments_table
+from pipeline.collect import collect_sources
 from pipeline.config import StageTimeouts, load_config
 from pipeline.run import RunError, Step, run
 
@@ -145,7 +147,9 @@ def align_articles(
     tm_files: list[str] | None = None,
 ) -> dict[str, Any]:
     """Align the articles under `input_dir`; outputs go to `output_dir` (default: the config's);
-    `tm_files` (translation memories) replace the config's, as `parallax run --tm` does."""
+    `tm_files` (translation memories) replace the config's, as `parallax run --tm` does. With
+    `collect.enabled`, new articles are first collected from the config's sources into
+    `input_dir` (a source that fails is reported in the summary; the run goes on)."""
     tag_this_run(TAG, config_name(config_path))
     check_allowed({"config_path": Path(config_path) if config_path else None})
     overrides: dict[str, dict[str, Any]] = {}
@@ -163,18 +167,23 @@ def align_articles(
             **{f"tm_files[{i}]": path for i, path in enumerate(config.translate.tm_files)},
         }
     )
+    step = stage_runner(config.flow.stage_timeout_seconds)
+    collected = []
+    if config.collect.enabled:  # into the folder this run reads
+        check_allowed({"collect.sources": config.collect.sources})
+        inbox = dataclasses.replace(config.collect, inbox=Path(input_dir))
+        collected = step("collect", collect_sources, inbox, config.paths.cache_dir)
     with pipeline_logs_in_run():
-        result = run(
-            Path(input_dir),
-            config,
-            step=stage_runner(config.flow.stage_timeout_seconds),
-            progress=progress_artifact,
-        )
+        result = run(Path(input_dir), config, step=step, progress=progress_artifact)
 
     create_markdown_artifact(
-        summary_markdown(result, input_dir), key="run-summary", description="Parallax run summary"
+        summary_markdown(result, input_dir, collected),
+        key="run-summary",
+        description="Parallax run summary",
     )
     logger = get_run_logger()
+    for report in collected:
+        logger.info("collected %s", report.line())
     if result.run_dir is None:
         # An empty inbox is what most scheduled runs find: news, not a fault.
         logger.info("no article was read from %s; no run written", input_dir)

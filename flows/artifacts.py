@@ -6,6 +6,7 @@ a server; align_articles.py publishes them.
 
 from __future__ import annotations
 
+from pipeline.collect import SourceReport
 from pipeline.records import SPAN_SEPARATOR, MissingModel, Reject
 from pipeline.run import RunResult
 from pipeline.translate.packages import install_file_command
@@ -51,9 +52,11 @@ def skipped_warnings(missing: list[MissingModel]) -> list[str]:
     return lines
 
 
-def summary_markdown(result: RunResult, input_dir: str) -> str:
-    """The run-summary artifact: warnings first, then counts, rejects, timings and outputs."""
+def summary_markdown(result: RunResult, input_dir: str, collected: list[SourceReport] = ()) -> str:
+    """The run-summary artifact: what was collected, warnings, then counts, rejects, timings
+    and outputs."""
     lines = [f"# Parallax run `{result.run_id or 'not written'}`", ""]
+    lines += _collected(collected)
     if result.run_dir is None:
         lines += [
             f"**Nothing was read from `{input_dir}`**: no run was written, and `latest` still "
@@ -91,6 +94,23 @@ def summary_markdown(result: RunResult, input_dir: str) -> str:
     lines += ["", "## Outputs", "", f"- run folder: `{result.run_dir}`"]
     lines += [f"- `{result.run_dir / name}`" for name in OUTPUT_FILES]
     return "\n".join(lines) + "\n"
+
+
+def _collected(reports: list[SourceReport]) -> list[str]:
+    if not reports:
+        return []
+    lines = ["## Collected from the web", ""]
+    lines += _table(
+        ("source", "new", "unchanged", "duplicate", "failed"),
+        [(r.name, r.new, r.unchanged, r.duplicates, len(r.failed)) for r in reports],
+    )
+    failures = [(r.name, url, why) for r in reports for url, why in r.failed.items()]
+    if failures:
+        lines += ["", "### Failed URLs", ""]
+        lines += _table(("source", "url", "reason"), failures[:SHOWN_REJECTS])
+        if len(failures) > SHOWN_REJECTS:
+            lines += ["", f"... and {len(failures) - SHOWN_REJECTS} more"]
+    return [*lines, ""]
 
 
 def _rejects(rejects: list[Reject]) -> list[str]:

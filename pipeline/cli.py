@@ -164,9 +164,7 @@ def _collect(args: argparse.Namespace) -> int:
     if args.cache_dir:
         overrides["paths"]["cache_dir"] = str(args.cache_dir)
     config = load_config(args.config, overrides)
-    sources = collecting.load_sources(config.collect.sources)
-    with contextlib.closing(Store(config.paths.cache_dir)) as store:
-        reports = collecting.collect(sources, config.collect, store)
+    reports = collecting.collect_sources(config.collect, config.paths.cache_dir)
     for line in collecting.iter_lines(reports):
         print(line)
     new = sum(r.new for r in reports)

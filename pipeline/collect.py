@@ -23,6 +23,7 @@ URL is added to that record's `urls`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -394,6 +395,15 @@ def collect(
         if own:
             fetcher.close()
     return reports
+
+
+def collect_sources(config: CollectConfig, cache_dir: Path) -> list[SourceReport]:
+    """Collect every source of `config.sources` into `config.inbox`, the fetch state kept in
+    the cache at `cache_dir`: what `parallax collect` and the scheduled flow's collect task
+    do. Raises ConfigError for a bad sources file, before any fetch."""
+    sources = load_sources(config.sources)
+    with contextlib.closing(Store(cache_dir)) as store:
+        return collect(sources, config, store)
 
 
 def _collect_source(

@@ -46,6 +46,7 @@ class ScheduleConfig:
 class StageTimeouts:
     """Seconds each stage may run as a task of the Prefect flow before the run fails."""
 
+    collect: int = 3600  # only when collect.enabled
     ingest: int = 1800
     segment: int = 1800
     langid: int = 1800

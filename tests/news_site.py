@@ -228,8 +228,9 @@ def serving() -> Iterator[Site]:
         served.server.server_close()
 
 
-def configure(tmp_path: Path, site: Site) -> Path:
-    """A config file and a sources file for the fixture site; returns the config's path."""
+def configure(tmp_path: Path, site: Site, enabled: bool = False) -> Path:
+    """A config file and a sources file for the fixture site; returns the config's path.
+    `enabled`: the scheduled flow collects before it runs."""
     (tmp_path / "urls.txt").write_text(
         f"# pages outside the feeds\n{site.base}/news/dam.html\n\n", encoding="utf-8"
     )
@@ -245,6 +246,7 @@ def configure(tmp_path: Path, site: Site) -> Path:
     config = tmp_path / "config.yaml"
     config.write_text(
         "collect:\n"
+        f"  enabled: {'true' if enabled else 'false'}\n"
         f"  sources: {tmp_path / 'sources.yaml'}\n"
         f"  inbox: {tmp_path / 'inbox'}\n"
         "  connect_timeout_seconds: 2\n"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import break_segmentation
+from news_site import configure, serving
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.testing.utilities import prefect_test_harness
@@ -292,3 +293,24 @@ def test_the_scheduled_deployment_keeps_to_its_own_allowed_folders(monkeypatch):
     check_allowed({"cache_dir": config.paths.cache_dir, "tm_files": Path("data/sample/tm.tsv")})
     with pytest.raises(RunError, match="input_dir /etc is outside the folders"):
         check_allowed({"input_dir": Path("/etc")})
+
+
+def test_with_collect_enabled_the_flow_collects_into_its_input_folder_first(tmp_path):
+    """A source's failed URLs are in the run summary; they do not fail the run."""
+    inbox = tmp_path / "inbox"
+    with serving() as site:
+        config = configure(tmp_path, site, enabled=True)
+        state = align_articles(input_dir=str(inbox), config_path=str(config), return_state=True)
+    assert state.is_completed()
+    assert state.result()["articles"] == 6
+    assert (inbox / "herald.jsonl").is_file()
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs()
+    names = [r.name.rsplit("-", 1)[0] for r in task_runs
+             if r.flow_run_id == state.state_details.flow_run_id]  # fmt: skip
+    assert names.count("collect") == 1
+    artifacts = artifacts_of(state.state_details.flow_run_id)
+    (summary,) = [a for a in artifacts if a.key == "run-summary"]
+    assert "## Collected from the web" in summary.data
+    assert "| herald | 6 | 0 | 1 | 6 |" in summary.data
+    assert "HTTP 404" in summary.data and "disallowed by robots.txt" in summary.data
