@@ -137,6 +137,15 @@ class CollectConfig:
 
 
 @dataclass(frozen=True)
+class BoilerplateConfig:
+    """What a source must repeat for a sentence to be its boilerplate (pipeline/boilerplate.py)."""
+
+    min_articles: int = 2  # in at least this many of the source's articles ...
+    min_share: float = 0.5  # ... and this share of them
+    tail_words: int = 4  # a sign-off: these last words, naming someone, end such sentences
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
@@ -145,6 +154,7 @@ class Config:
     flow: FlowConfig = field(default_factory=FlowConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
     langid: LangidConfig = field(default_factory=LangidConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
@@ -186,6 +196,9 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
         ("flow.stage_timeout_seconds", stage.name): (lambda v: v >= 1, "seconds, an integer >= 1")
         for stage in dataclasses.fields(StageTimeouts)
     },
+    ("boilerplate", "min_articles"): (lambda v: v >= 2, "an integer >= 2"),
+    ("boilerplate", "min_share"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
+    ("boilerplate", "tail_words"): (lambda v: v >= 2, "an integer >= 2"),
     ("translate", "beam_size"): (lambda v: v >= 1, "an integer >= 1"),
     ("translate", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
     ("translate", "max_decoding_length"): (lambda v: v >= 1, "an integer >= 1"),

@@ -182,6 +182,7 @@ def read_sentences(sentences_csv: Path) -> list[Sentence]:
                 row["lang"],
                 _plain(row["english"]),
                 row["english_origin"],
+                row.get("boilerplate") == "true",
             )  # fmt: skip
             for row in csv.DictReader(handle)
         ]

@@ -24,6 +24,7 @@ SENTENCE_COLUMNS = (
     "original",
     "english",
     "english_origin",
+    "boilerplate",
 )
 ALIGNMENT_COLUMNS = (
     "article_a", "position_a", "lang_a", "text_a", "english_a",
@@ -92,7 +93,10 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]])
 
 def sentence_rows(sentences: Iterable[Sentence]) -> Iterable[tuple]:
     for s in sentences:
-        yield (s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin)
+        yield (
+            s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin,
+            "true" if s.boilerplate else "false",
+        )  # fmt: skip
 
 
 def write_alignments(path: Path, alignments: Iterable[Alignment]) -> None:

@@ -51,6 +51,9 @@ class Sentence:
     lang: str = ""
     english: str = ""
     english_origin: str = ""  # one of ORIGINS once translated
+    # Repeated by its source across its articles (a sign-off, "Read also": pipeline/
+    # boilerplate.py): kept in sentences.csv, not aligned, not counted unique.
+    boilerplate: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import numpy as np
 
 from pipeline import clean, segment
 from pipeline.align import LINK_CACHE_FORMAT, align, background_sentences
+from pipeline.boilerplate import mark_boilerplate
 from pipeline.config import Config
 from pipeline.corpus import Corpus
 from pipeline.embed import Embedder, embed_texts
@@ -186,8 +187,8 @@ class Aligned:
 def embed(
     sentences: list[Sentence], embedder: Embedder, store: Store, progress: Progress | None
 ) -> Embedded:
-    """Vectors for every sentence that has an English side."""
-    alignable = [s for s in sentences if s.english]
+    """Vectors for every sentence that has an English side and is not boilerplate."""
+    alignable = [s for s in sentences if s.english and not s.boilerplate]
     vectors, encoded = embed_texts([s.english for s in alignable], embedder, store, progress)
     return Embedded(alignable, vectors, encoded)
 
@@ -220,7 +221,10 @@ def result_key(
     for a in sorted(articles, key=lambda a: a.id):
         digest.update(repr((a.id, a.source, a.url, a.title, a.published)).encode())
     for s in sentences:
-        fields = (s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin)
+        fields = (
+            s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin,
+            s.boilerplate,
+        )  # fmt: skip
         digest.update(repr(fields).encode())
     for reject in rejects:
         digest.update(repr((reject.input, reject.reason)).encode())
@@ -353,6 +357,7 @@ def run(
                 return _nothing_read(rejects, seconds)
         sentences, unsplit, segmented = split_with_cache(articles, config, store, timed)
         rejects += unsplit
+        sentences = mark_boilerplate(sentences, config.boilerplate)
 
         languages = {s.lang for s in sentences}
         translators = load_translators(config.translate, languages)
@@ -373,7 +378,7 @@ def run(
         embedder = Embedder(config.embed)
         embedded = timed("embed", embed, sentences, embedder, store, progress)
         options = align_options(config, embedder)
-        untranslated = [s for s in sentences if not s.english]
+        untranslated = [s for s in sentences if not s.english and not s.boilerplate]
         aligned = timed(
             "align", align_and_group, embedded, untranslated, embedder, store, config, options
         )
@@ -387,6 +392,7 @@ def run(
             "sentences": len(sentences),
             "sentences_by_lang": dict(sorted(Counter(s.lang for s in sentences).items())),
             "sentences_by_origin": dict(sorted(report.by_origin.items())),
+            "boilerplate_sentences": sum(1 for s in sentences if s.boilerplate),
             "translated_new": report.mt_new,
             "translated_cached": report.mt_cached,
             "embedded_new": embedded.encoded,

@@ -43,7 +43,7 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     assert (tmp_path / "latest").resolve() == run_dir.resolve()
     sentences = read_csv(run_dir / "sentences.csv")
     assert tuple(sentences[0]) == SENTENCE_COLUMNS
-    assert sentences[1] == ["'=evil.txt", "'=src", "0", "ru", "'-Текст", "Text", "tm"]
+    assert sentences[1] == ["'=evil.txt", "'=src", "0", "ru", "'-Текст", "Text", "tm", "false"]
     alignments = read_csv(run_dir / "alignments.csv")
     assert tuple(alignments[0]) == ALIGNMENT_COLUMNS
     assert alignments[1][10:] == ["0.9123", "1.5000", "", "", "mutual", "same"]
