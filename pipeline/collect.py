@@ -14,7 +14,7 @@ timeouts; pages are read as a stream and dropped past `max_page_bytes`; at most
 errors and 5xx answers are retried with exponential backoff; feeds and sitemaps are re-polled
 with If-None-Match and If-Modified-Since, so an unchanged one costs a 304.
 
-Fetch state is kept in the cache (pipeline/store.py, tables fetches and pages): a rerun fetches
+Fetch state is kept in the cache (pipeline/store.py, tables fetch_state and pages): a rerun fetches
 only URLs it has never fetched (or that failed), and the raw page is kept compressed, so a
 better extractor can read it again without refetching. A page whose main text the same source
 already gave under another URL (an AMP or print copy, a syndicated repeat) is one article: the
@@ -84,13 +84,17 @@ class SourceReport:
     unchanged: int = 0
     duplicates: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    refused_before: int = 0  # failed for good on an earlier collect (a 404, robots.txt): skipped
 
     def line(self) -> str:
         reasons = Counter(self.failed.values())
         why = "; ".join(f"{reason}: {n}" for reason, n in reasons.most_common())
+        earlier = f", {self.refused_before} refused earlier" if self.refused_before else ""
         return (
             f"{self.name}: {self.new} new, {self.unchanged} unchanged, "
-            f"{self.duplicates} duplicate, {len(self.failed)} failed" + (f" ({why})" if why else "")
+            f"{self.duplicates} duplicate, {len(self.failed)} failed"
+            + (f" ({why})" if why else "")
+            + earlier
         )
 
 
@@ -145,8 +149,11 @@ def load_sources(path: Path) -> list[Source]:
             raise ConfigError(f"{path}: {error}") from None
         except TypeError:  # a required key (name) is missing
             raise ConfigError(f"{path}: sources[{number}].name: required") from None
-        if not source.name.strip() or "/" in source.name:
-            raise ConfigError(f"{path}: sources[{number}].name: expected a name without '/'")
+        if not source.name.strip() or source.name[0] == "." or set(source.name) & set("/\\"):
+            raise ConfigError(
+                f"{path}: sources[{number}].name: expected a name without '/' or '\\' that "
+                "does not start with '.' (it names the source's file in the inbox)"
+            )
         files = tuple(p if p.is_absolute() else path.parent / p for p in source.url_files)
         sources.append(Source(source.name, source.lang, source.feeds, source.sitemaps, files))
     names = Counter(s.name for s in sources)
@@ -177,7 +184,8 @@ class Fetcher:
         )
         self._sleep, self._clock = sleep, clock
         self._last_request: dict[str, float] = {}
-        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        # Per host: its robots.txt rules, and why it could not be read ("" when it could).
+        self._robots: dict[str, tuple[urllib.robotparser.RobotFileParser, str]] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -190,8 +198,10 @@ class Fetcher:
         Raises FetchError with the reason: disallowed by robots.txt, HTTP 4xx, HTTP 5xx or a
         timeout after the retries, too many redirects, larger than the cap, not HTML.
         """
-        if not self.allowed(url):
-            raise FetchError("disallowed by robots.txt")
+        parts = urlsplit(url)  # a malformed URL ("http://[::1") raises ValueError here
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError("not an http(s) URL")
+        self.check_robots(url)
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -249,27 +259,33 @@ class Fetcher:
                 self._sleep(wait)
         self._last_request[host] = self._clock()
 
-    def allowed(self, url: str) -> bool:
-        """Whether robots.txt lets our user agent fetch `url`. No robots.txt (or one that
-        cannot be read) allows everything; 401 and 403 forbid everything, as the standard
-        library's parser has it."""
+    def check_robots(self, url: str) -> None:
+        """Raise FetchError unless robots.txt lets our user agent fetch `url` (RFC 9309): no
+        robots.txt (a 4xx) allows everything; one that cannot be read (a 5xx, a timeout, no
+        connection) forbids everything on that host for this collect, and the URL is tried
+        again next time."""
         parts = urlsplit(url)
         root = f"{parts.scheme}://{parts.netloc}"
         if root not in self._robots:
             robots = urllib.robotparser.RobotFileParser(f"{root}/robots.txt")
+            unreadable = ""
             try:
                 answer = self._get_once(f"{root}/robots.txt", {})
-            except (FetchError, httpx.HTTPError):
-                robots.allow_all = True
+            except (FetchError, httpx.HTTPError) as error:
+                unreadable = str(error) or type(error).__name__
             else:
-                if answer.status in (401, 403):
-                    robots.disallow_all = True
+                if answer.status >= 500:
+                    unreadable = f"HTTP {answer.status}"
                 elif answer.status >= 400:
                     robots.allow_all = True
                 else:
                     robots.parse(answer.body.decode("utf-8", "replace").splitlines())
-            self._robots[root] = robots
-        return self._robots[root].can_fetch(self.config.user_agent, url)
+            self._robots[root] = (robots, unreadable)
+        robots, unreadable = self._robots[root]
+        if unreadable:
+            raise FetchError(f"robots.txt unreadable ({unreadable})", transient=True)
+        if not robots.can_fetch(self.config.user_agent, url):
+            raise FetchError("disallowed by robots.txt")
 
 
 def _is_html(content_type: str) -> bool:
@@ -282,24 +298,30 @@ def discover(source: Source, fetcher: Fetcher, store: Store, report: SourceRepor
     lists nothing new."""
     found: dict[str, Found] = {}
     for feed in source.feeds:
-        for item in _poll(feed, fetcher, store, report, _feed_items):
+        for item in _poll(source.name, feed, fetcher, store, report, _feed_items):
             found.setdefault(item.url, item)
     for sitemap in source.sitemaps:
-        for item in _sitemap_items(sitemap, fetcher, store, report, depth=0):
+        for item in _sitemap_items(source.name, sitemap, fetcher, store, report, depth=0):
             found.setdefault(item.url, item)
     for path in source.url_files:
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            report.failed[str(path)] = f"URL file unreadable ({type(error).__name__})"
+            lines = path.read_bytes().splitlines()
+        except OSError as error:
+            report.failed[str(path)] = f"URL file unreadable ({error.strerror})"
             continue
-        for line in lines:
-            if line.strip() and not line.lstrip().startswith("#"):
-                found.setdefault(line.strip(), Found(line.strip()))
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                report.failed[f"{path}:{number}"] = "line is not UTF-8"
+                continue
+            if line and not line.startswith("#"):
+                found.setdefault(line, Found(line))
     return list(found.values())
 
 
 def _poll(
+    source: str,
     url: str,
     fetcher: Fetcher,
     store: Store,
@@ -309,7 +331,7 @@ def _poll(
     """Fetch a feed or sitemap conditionally and parse it; [] when it failed. Unchanged since
     the last poll (304), the copy kept then is parsed again: its items that failed for a
     passing reason are tried again, the others are skipped as done."""
-    before = store.get_fetch(url)
+    before = store.get_fetch(source, url)
     kept = store.get_page(before.content_hash) if before and before.content_hash else None
     try:
         etag, modified = (before.etag, before.last_modified) if before and kept else ("", "")
@@ -319,10 +341,10 @@ def _poll(
         else:
             store.put_page(hashlib.sha256(answer.body).hexdigest(), answer.body)
         items = parse(answer)
-    except (FetchError, ValueError) as error:  # ValueError: not a feed or sitemap at all
+    except (FetchError, ValueError) as error:  # not a feed or sitemap; a malformed URL
         report.failed[url] = str(error)
         return []
-    store.put_fetch(_fetch_record(url, url, "ok", answer, before))
+    store.put_fetch(_fetch_record(source, url, url, "ok", answer, before))
     return items
 
 
@@ -340,7 +362,7 @@ def _feed_items(answer: Response) -> list[Found]:
 
 
 def _sitemap_items(
-    url: str, fetcher: Fetcher, store: Store, report: SourceReport, depth: int
+    source: str, url: str, fetcher: Fetcher, store: Store, report: SourceReport, depth: int
 ) -> list[Found]:
     children: list[str] = []
 
@@ -365,12 +387,12 @@ def _sitemap_items(
                 items.append(Found(loc, title, published))
         return items
 
-    items = _poll(url, fetcher, store, report, parse)
+    items = _poll(source, url, fetcher, store, report, parse)
     for child in children:
         if depth + 1 >= MAX_SITEMAP_DEPTH:
             report.failed[child] = "sitemap index nested too deep"
             continue
-        items += _sitemap_items(child, fetcher, store, report, depth + 1)
+        items += _sitemap_items(source, child, fetcher, store, report, depth + 1)
     return items
 
 
@@ -390,7 +412,7 @@ def collect(
             except OSError as error:  # the inbox cannot be written: this source stops
                 report.failed[str(config.inbox)] = f"inbox not writable ({error.strerror})"
             reports.append(report)
-            log.info("%s", report.line())
+            log.debug("%s", report.line())  # the CLI prints it, the flow logs it
     finally:
         if own:
             fetcher.close()
@@ -415,7 +437,10 @@ def _collect_source(
     found = discover(source, fetcher, store, report)
     bar = tqdm(found, desc=source.name, unit="page", disable=None, leave=False)
     for item in bar:
-        before = store.get_fetch(item.url)
+        before = store.get_fetch(source.name, item.url)
+        if before is not None and before.status.startswith(FAILED):
+            report.refused_before += 1
+            continue
         if before is not None and not before.status.startswith(RETRY):
             report.unchanged += 1
             continue
@@ -424,15 +449,17 @@ def _collect_source(
             content_hash = hashlib.sha256(answer.body).hexdigest()
             store.put_page(content_hash, answer.body)
             article = html.read(item.url, decode(answer.body), source.name)[0]
-        except (FetchError, IngestError) as error:
+        except (FetchError, IngestError, ValueError) as error:  # ValueError: a malformed URL
             report.failed[item.url] = str(error)
             prefix = RETRY if getattr(error, "transient", False) else FAILED
-            store.put_fetch(_failed(item.url, prefix + str(error), before))
+            store.put_fetch(_failed(source.name, item.url, prefix + str(error), before))
             continue
         if not article.text.strip():
             report.failed[item.url] = "no main text"
             store.put_fetch(
-                _fetch_record(item.url, answer.url, FAILED + "no main text", answer, before)
+                _fetch_record(
+                    source.name, item.url, answer.url, FAILED + "no main text", answer, before
+                )  # fmt: skip
             )
             continue
         canonical = article.url or answer.url
@@ -441,7 +468,9 @@ def _collect_source(
             same["urls"] = [*same["urls"], item.url]
             _rewrite(inbox_file, records)
             report.duplicates += 1
-            store.put_fetch(_fetch_record(item.url, canonical, "duplicate", answer, before))
+            store.put_fetch(
+                _fetch_record(source.name, item.url, canonical, "duplicate", answer, before)
+            )
             continue
         record = {
             "id": hashlib.sha256(canonical.encode()).hexdigest()[:16],
@@ -458,7 +487,7 @@ def _collect_source(
         by_text[_text_hash(record["text"])] = record
         _append(inbox_file, record)
         report.new += 1
-        store.put_fetch(_fetch_record(item.url, canonical, "ok", answer, before))
+        store.put_fetch(_fetch_record(source.name, item.url, canonical, "ok", answer, before))
 
 
 def _text_hash(text: str) -> str:
@@ -499,10 +528,11 @@ def _now() -> str:
 
 
 def _fetch_record(
-    url: str, canonical: str, status: str, answer: Response, before: Fetch | None
+    source: str, url: str, canonical: str, status: str, answer: Response, before: Fetch | None
 ) -> Fetch:
     now = _now()
     return Fetch(
+        source,
         url,
         canonical,
         status,
@@ -514,9 +544,9 @@ def _fetch_record(
     )
 
 
-def _failed(url: str, reason: str, before: Fetch | None) -> Fetch:
+def _failed(source: str, url: str, reason: str, before: Fetch | None) -> Fetch:
     now = _now()
-    return Fetch(url, url, reason, "", "", "", before.first_seen if before else now, now)
+    return Fetch(source, url, url, reason, "", "", "", before.first_seen if before else now, now)
 
 
 def iter_lines(reports: list[SourceReport]) -> Iterator[str]:

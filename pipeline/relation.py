@@ -279,7 +279,21 @@ def _only_polarity_differs(english_a: str, english_b: str) -> bool:
     return len(stems(only_a) ^ stems(only_b)) <= MAX_OTHER_WORDS
 
 
+# Irregular past forms news uses most, so "said" and "did not say" differ in polarity only.
+_IRREGULAR = dict(
+    pair.split(":")
+    for pair in """said:say sent:send told:tell made:make took:take gave:give went:go came:come
+    knew:know found:find thought:think brought:bring kept:keep left:leave held:hold met:meet
+    paid:pay sold:sell built:build spent:spend won:win lost:lose began:begin broke:break
+    chose:choose led:lead saw:see got:get ran:run wrote:write spoke:speak stood:stand fell:fall
+    rose:rise shot:shoot struck:strike fought:fight bought:buy caught:catch sought:seek
+    drove:drive flew:fly froze:freeze hid:hide meant:mean sat:sit slept:sleep understood:understand
+    withdrew:withdraw""".split()
+)
+
+
 def _stem(word: str) -> str:
+    word = _IRREGULAR.get(word, word)
     for suffix in ("ing", "ed", "es", "e", "s", "d"):
         if word.endswith(suffix) and len(word) > len(suffix) + 3:
             return word[: -len(suffix)]

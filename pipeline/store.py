@@ -39,15 +39,17 @@ CREATE TABLE IF NOT EXISTS links (
     links TEXT NOT NULL,        -- JSON [[row_a, row_b, cosine, margin, method, only_a, only_b]]
     PRIMARY KEY (options_key, pair_hash)
 );
-CREATE TABLE IF NOT EXISTS fetches (
-    url TEXT PRIMARY KEY,       -- as found in a feed, sitemap or URL list (or a feed's own URL)
+CREATE TABLE IF NOT EXISTS fetch_state (
+    source TEXT NOT NULL,       -- the source that listed it: each source collects its own URLs
+    url TEXT NOT NULL,          -- as found in a feed, sitemap or URL list (or a feed's own URL)
     canonical_url TEXT NOT NULL,
     status TEXT NOT NULL,       -- "ok", "duplicate", "failed: <why>" or "retry: <why>"
     etag TEXT NOT NULL,
     last_modified TEXT NOT NULL,
     content_hash TEXT NOT NULL, -- sha256 of the page's bytes; "" when none was read
     first_seen TEXT NOT NULL,   -- ISO 8601, UTC
-    fetched_at TEXT NOT NULL
+    fetched_at TEXT NOT NULL,
+    PRIMARY KEY (source, url)
 );
 CREATE TABLE IF NOT EXISTS pages (
     content_hash TEXT PRIMARY KEY,
@@ -94,8 +96,9 @@ CORRUPTION = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 
 @dataclass(frozen=True)
 class Fetch:
-    """What fetching one URL gave, as the fetches table keeps it."""
+    """What fetching one URL for one source gave, as the fetch_state table keeps it."""
 
+    source: str
     url: str
     canonical_url: str
     status: str  # "ok", "duplicate" (another URL's text), "failed: <why>", "retry: <why>"
@@ -206,11 +209,11 @@ class Store:
             ],
         )
 
-    def get_fetch(self, url: str) -> Fetch | None:
+    def get_fetch(self, source: str, url: str) -> Fetch | None:
         row = self._db.execute(
-            "SELECT url, canonical_url, status, etag, last_modified, content_hash, first_seen, "
-            "fetched_at FROM fetches WHERE url = ?",
-            (url,),
+            "SELECT source, url, canonical_url, status, etag, last_modified, content_hash, "
+            "first_seen, fetched_at FROM fetch_state WHERE source = ? AND url = ?",
+            (source, url),
         ).fetchone()
         return Fetch(*row) if row else None
 
@@ -219,7 +222,8 @@ class Store:
         try:
             with self._db:
                 self._db.execute(
-                    "INSERT INTO fetches VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO "
+                    "INSERT INTO fetch_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(source, url) DO "
                     "UPDATE SET canonical_url=excluded.canonical_url, status=excluded.status, "
                     "etag=excluded.etag, last_modified=excluded.last_modified, "
                     "content_hash=excluded.content_hash, fetched_at=excluded.fetched_at",
@@ -229,14 +233,6 @@ class Store:
             raise StoreError(
                 f"cache {self.path} cannot be written ({error}); it is left as it is"
             ) from None
-
-    def urls_with_content(self, content_hash: str) -> list[str]:
-        """The URLs whose page had these exact bytes, first fetched first."""
-        rows = self._db.execute(
-            "SELECT url FROM fetches WHERE content_hash = ? ORDER BY first_seen, url",
-            (content_hash,),
-        )
-        return [url for (url,) in rows]
 
     def put_page(self, content_hash: str, page: bytes) -> None:
         """Keep a raw page (compressed), so a better extractor can read it again unfetched."""

@@ -132,6 +132,7 @@ class Site:
         self.requests: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()  # 304 answers, by path
         self.flaky_left = 1  # answers 500 this many times, then the page
+        self.robots_status = 200
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -166,7 +167,8 @@ class Site:
             "/private/secret.html": (DAM, "utf-8", "text/html"),
         }  # fmt: skip
         if path == "/robots.txt":
-            self._send(request, 200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+            rules = b"User-agent: *\nDisallow: /private/\n"
+            self._send(request, self.robots_status, rules, "text/plain")
         elif path in feeds:
             text, kind = feeds[path]
             etag = f'"{path}-v1"'

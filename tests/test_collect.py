@@ -102,10 +102,51 @@ def test_raw_pages_are_kept_in_the_cache_for_a_later_extractor(tmp_path, site):
     collect_once(config_path)
     config = load_config(config_path)
     with contextlib.closing(Store(config.paths.cache_dir)) as store:
-        fetch = store.get_fetch(f"{site.base}/news/ru-declared.html")
+        fetch = store.get_fetch("herald", f"{site.base}/news/ru-declared.html")
         assert fetch is not None and fetch.status == "ok"
         assert store.get_page(fetch.content_hash) == RUSSIAN.encode("cp1251")
-        assert store.get_fetch(f"{site.base}/amp/dam.html").status == "duplicate"
+        assert store.get_fetch("herald", f"{site.base}/amp/dam.html").status == "duplicate"
+
+
+def test_bad_lines_in_a_url_file_fail_alone_and_a_second_source_gets_its_own_copy(tmp_path, site):
+    """A malformed URL, a line that is no http(s) URL and a line that is not UTF-8 each fail
+    with a reason, and the good URLs of the file are still fetched; a URL one source fetched
+    is still collected for another source that lists it."""
+    config_path = configure(tmp_path, site)
+    (tmp_path / "odd.txt").write_bytes(
+        b"http://[::1\nftp://files.example/x\ngarbage line\n\xff\xfe broken\n"
+        + f"{site.base}/news/uk.html\n".encode()
+    )
+    with (tmp_path / "sources.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("  - name: courier\n    url_files: [odd.txt]\n")
+    herald, courier = collect_once(config_path)
+    assert herald.new == 6
+    assert courier.new == 1
+    reasons = {url.removeprefix(str(tmp_path) + "/"): why for url, why in courier.failed.items()}
+    assert reasons == {
+        "http://[::1": "Invalid IPv6 URL",
+        "ftp://files.example/x": "not an http(s) URL",
+        "garbage line": "not an http(s) URL",
+        "odd.txt:4": "line is not UTF-8",
+    }
+    (record,) = [
+        json.loads(line)
+        for line in (tmp_path / "inbox" / "courier.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert record["source"] == "courier" and "Острові" in record["text"]
+
+
+def test_a_host_whose_robots_txt_fails_is_not_crawled_and_is_tried_again(tmp_path, site):
+    """RFC 9309: robots.txt that cannot be read (a 5xx) means nothing may be fetched."""
+    site.robots_status = 500
+    (report,) = collect_once(configure(tmp_path, site))
+    assert report.new == 0
+    pages = [path for path in site.requests if path.startswith(("/news/", "/amp/"))]
+    assert pages == []
+    assert set(report.failed.values()) >= {"robots.txt unreadable (HTTP 500)"}
+    site.robots_status = 200
+    (again,) = collect_once(configure(tmp_path, site))
+    assert again.new == 6
 
 
 def test_the_delay_between_two_requests_to_one_host_is_kept(site):
@@ -148,6 +189,8 @@ def test_collect_then_run_from_the_command_line(tmp_path, site):
         ("sources:\n  - name: a\n    feeds: http://x\n", "sources[0].feeds: expected a list"),
         ("sources:\n  - name: a\n    colour: red\n", "sources[0].colour: unknown key"),
         ("sources:\n  - name: a\n  - name: a\n", "source 'a' is listed twice"),
+        ("sources:\n  - name: .hidden\n", "does not start with '.'"),
+        ("sources:\n  - name: a/b\n", "expected a name without '/'"),
     ],
 )
 def test_a_bad_sources_file_names_the_entry(tmp_path, text, message):

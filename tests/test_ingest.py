@@ -184,6 +184,20 @@ def test_html_keeps_the_main_text_title_url_and_date_and_nothing_hidden(tmp_path
     assert article.source == "herald"
 
 
+def test_a_copyright_year_is_no_publication_date(tmp_path):
+    """Only dates the markup states: trafilatura's extensive search made "© 2024 River
+    Gazette" a publication date (2024-01-01)."""
+    write(
+        tmp_path,
+        "a.html",
+        NEWS_PAGE.replace(
+            '<meta property="article:published_time" content="2024-11-08T10:00:00Z">', ""
+        ).replace("All Rights Reserved.", "© 2024 Herald"),
+    )
+    articles, _ = corpus(tmp_path)
+    assert articles["a.html"].published == ""
+
+
 def test_html_without_a_main_text_keeps_its_visible_text_as_lines(tmp_path):
     """Where trafilatura finds no main text, the page's visible text stands in, a block a
     line: <br>, list items and table rows split lines, cells are joined by a space."""

@@ -59,6 +59,9 @@ def test_sentences_naming_other_people_or_places_are_different_claims(a, b):
             "The court found the law violated the right to liberty.",
             "The court found the law did not violate the right to liberty.",
         ),
+        # Irregular verbs: "sent" is "send" (found by a fresh-user trial).
+        ("The army sent troops to the border.", "The army did not send troops to the border."),
+        ("The UN said it would send a team.", "The UN did not say it would send a team."),
     ],
 )
 def test_the_same_claim_with_other_figures_or_the_opposite_polarity_disagrees(a, b):

@@ -65,6 +65,9 @@ def read(article_id: str, text: str, source: str) -> list[Article | Reject]:
         favor_precision=True,
         include_comments=False,
         with_metadata=True,
+        # Dates the markup states (meta tags, <time>, structured data); the extensive search
+        # guesses from free text, and made "© 2024 River Gazette" a publication date.
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     body = _lines(main.text if main is not None and main.text else visible_text(root))
     if main is not None:
