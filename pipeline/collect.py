@@ -473,7 +473,9 @@ def _collect_source(
             )
             continue
         record = {
-            "id": hashlib.sha256(canonical.encode()).hexdigest()[:16],
+            # From the URL it was found at: pages that wrongly all name one canonical URL
+            # (the home page) are still distinct records.
+            "id": hashlib.sha256(item.url.encode()).hexdigest()[:16],
             "source": source.name,
             "url": canonical,
             "urls": [item.url],

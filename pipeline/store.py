@@ -219,32 +219,19 @@ class Store:
 
     def put_fetch(self, fetch: Fetch) -> None:
         """Record what fetching one URL gave (its first_seen is kept from the first record)."""
-        try:
-            with self._db:
-                self._db.execute(
-                    "INSERT INTO fetch_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(source, url) DO "
-                    "UPDATE SET canonical_url=excluded.canonical_url, status=excluded.status, "
-                    "etag=excluded.etag, last_modified=excluded.last_modified, "
-                    "content_hash=excluded.content_hash, fetched_at=excluded.fetched_at",
-                    dataclasses.astuple(fetch),
-                )
-        except sqlite3.OperationalError as error:
-            raise StoreError(
-                f"cache {self.path} cannot be written ({error}); it is left as it is"
-            ) from None
+        self._write(
+            "INSERT INTO fetch_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(source, url) DO "
+            "UPDATE SET canonical_url=excluded.canonical_url, status=excluded.status, "
+            "etag=excluded.etag, last_modified=excluded.last_modified, "
+            "content_hash=excluded.content_hash, fetched_at=excluded.fetched_at",
+            [dataclasses.astuple(fetch)],
+        )
 
     def put_page(self, content_hash: str, page: bytes) -> None:
         """Keep a raw page (compressed), so a better extractor can read it again unfetched."""
-        try:
-            with self._db:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO pages VALUES (?, ?)", (content_hash, zlib.compress(page))
-                )
-        except sqlite3.OperationalError as error:
-            raise StoreError(
-                f"cache {self.path} cannot be written ({error}); it is left as it is"
-            ) from None
+        compressed = zlib.compress(page)
+        self._write("INSERT OR IGNORE INTO pages VALUES (?, ?)", [(content_hash, compressed)])
 
     def get_page(self, content_hash: str) -> bytes | None:
         row = self._db.execute(
@@ -253,11 +240,15 @@ class Store:
         return zlib.decompress(row[0]) if row else None
 
     def _put(self, table: str, rows: list[tuple]) -> None:
-        """Insert or replace `rows` (three columns) in one transaction; a write the machine
-        refuses (disk full, I/O error) raises StoreError and leaves the cache as it was."""
+        """Insert or replace `rows` (three columns) in one transaction."""
+        self._write(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)
+
+    def _write(self, statement: str, rows: list[tuple]) -> None:
+        """Run `statement` over `rows` in one transaction; a write the machine refuses (disk
+        full, I/O error) raises StoreError and leaves the cache as it was."""
         try:
             with self._db:
-                self._db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)
+                self._db.executemany(statement, rows)
         except sqlite3.OperationalError as error:
             raise StoreError(
                 f"cache {self.path} cannot be written ({error}); it is left as it is"
