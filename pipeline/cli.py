@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--gold", required=True, type=Path, help="gold pairs (YAML)")
     evaluate.add_argument(
         "--baseline-cosine",
-        type=float,
+        type=_cosine,
         metavar="T",
         help="also score the baseline: mutual best by plain cosine >= T",
     )
@@ -153,6 +153,13 @@ def _run(args: argparse.Namespace) -> int:
         )
     print(f"outputs: {result.run_dir}")
     return 0
+
+
+def _cosine(text: str) -> float:
+    value = float(text)
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a cosine is between -1 and 1, got {text}")
+    return value
 
 
 def _collect(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import urllib.robotparser
@@ -153,6 +154,11 @@ def load_sources(path: Path) -> list[Source]:
             raise ConfigError(
                 f"{path}: sources[{number}].name: expected a name without '/' or '\\' that "
                 "does not start with '.' (it names the source's file in the inbox)"
+            )
+        if source.lang and not re.fullmatch(r"[a-z]{2,3}", source.lang):
+            raise ConfigError(
+                f"{path}: sources[{number}].lang: expected a language code (en, ru, uk, ...), "
+                f"got {source.lang!r}"
             )
         files = tuple(p if p.is_absolute() else path.parent / p for p in source.url_files)
         sources.append(Source(source.name, source.lang, source.feeds, source.sitemaps, files))

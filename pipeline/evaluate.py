@@ -162,10 +162,21 @@ def write_report(result: Score, folder: Path) -> None:
 
 
 def evaluate_run(run_dir: Path, gold_path: Path) -> Score:
+    """Score a run folder against a gold file and write evaluation/ into the run folder.
+
+    Raises GoldError for a malformed gold, a folder that is no run, or a run that holds none of
+    the gold's articles (a score of 0/0 there would only say that --run or --gold is wrong).
+    """
     articles, gold = load_gold(gold_path)
     alignments = run_dir / "alignments.csv"
     if not alignments.is_file():
         raise GoldError(f"{run_dir}: no alignments.csv (is it a Parallax run folder?)")
+    in_run = {s.article_id for s in read_sentences(run_dir / "sentences.csv")}
+    if not in_run & articles:
+        raise GoldError(
+            f"none of the {len(articles)} articles {gold_path} covers is in {run_dir} "
+            f"({len(in_run)} articles): is it the run of that corpus?"
+        )
     result = score(read_predictions(alignments), articles, gold)
     write_report(result, run_dir / "evaluation")
     return result

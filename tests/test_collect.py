@@ -190,6 +190,7 @@ def test_collect_then_run_from_the_command_line(tmp_path, site):
         ("sources:\n  - name: a\n    colour: red\n", "sources[0].colour: unknown key"),
         ("sources:\n  - name: a\n  - name: a\n", "source 'a' is listed twice"),
         ("sources:\n  - name: .hidden\n", "does not start with '.'"),
+        ("sources:\n  - name: a\n    lang: English\n", "sources[0].lang: expected a language"),
         ("sources:\n  - name: a/b\n", "expected a name without '/'"),
     ],
 )

@@ -143,3 +143,17 @@ def test_english_seed_pages_raw_reach_f1_085(seeds_dir, tmp_path):
     (tmp_path / "work").mkdir()
     row = alignment_bench.evaluate_set(gold_set, tmp_path / "work", tmp_path / "cache", [])
     assert row["parallax"].f1 >= 0.85, (row["parallax"].precision, row["parallax"].recall)
+
+
+def test_evaluating_a_run_of_another_corpus_is_an_error_not_a_zero(tmp_path):
+    run_dir = run_with_tm(SAMPLE / "articles", SAMPLE / "tm.tsv", tmp_path)
+    gold = tmp_path / "gold.yaml"
+    gold.write_text(
+        "pairs:\n- a: {article: x.txt, anchor: A}\n  b: {article: y.txt, anchor: B}\n",
+        encoding="utf-8",
+    )
+    done = evaluate_command("--run", str(run_dir), "--gold", str(gold))
+    assert done.returncode == 1 and done.stdout == ""
+    assert "none of the 2 articles" in done.stderr and "is it the run of that corpus" in done.stderr
+    bad = evaluate_command("--run", str(run_dir), "--gold", str(gold), "--baseline-cosine", "2")
+    assert bad.returncode == 2 and "between -1 and 1" in bad.stderr
