@@ -24,6 +24,7 @@ URL is added to that record's `urls`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -49,6 +50,7 @@ from pipeline.config import CollectConfig, ConfigError, typed_record
 from pipeline.ingest import html
 from pipeline.ingest.encoding import decode
 from pipeline.ingest.errors import IngestError
+from pipeline.records import text_hash
 from pipeline.store import Fetch, Store
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,11 @@ class Response:
     etag: str
     last_modified: str
     body: bytes
+
+    @functools.cached_property
+    def content_hash(self) -> str:
+        """sha256 of the body, computed once: the page's key in the cache and fetch state."""
+        return hashlib.sha256(self.body).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -345,7 +352,7 @@ def _poll(
         if answer.status == 304:
             answer = Response(answer.url, 200, "", etag, modified, kept or b"")
         else:
-            store.put_page(hashlib.sha256(answer.body).hexdigest(), answer.body)
+            store.put_page(answer.content_hash, answer.body)
         items = parse(answer)
     except (FetchError, ValueError) as error:  # not a feed or sitemap; a malformed URL
         report.failed[url] = str(error)
@@ -439,7 +446,7 @@ def _collect_source(
 ) -> None:
     inbox_file = inbox / f"{source.name}.jsonl"
     records = _read_records(inbox_file)
-    by_text = {_text_hash(r["text"]): r for r in records}
+    by_text = {_text_key(r["text"]): r for r in records}
     found = discover(source, fetcher, store, report)
     bar = tqdm(found, desc=source.name, unit="page", disable=None, leave=False)
     for item in bar:
@@ -452,8 +459,7 @@ def _collect_source(
             continue
         try:
             answer = fetcher.get(item.url, html_only=True)
-            content_hash = hashlib.sha256(answer.body).hexdigest()
-            store.put_page(content_hash, answer.body)
+            store.put_page(answer.content_hash, answer.body)
             article = html.read(item.url, decode(answer.body), source.name)[0]
         except (FetchError, IngestError, ValueError) as error:  # ValueError: a malformed URL
             report.failed[item.url] = str(error)
@@ -469,7 +475,8 @@ def _collect_source(
             )
             continue
         canonical = article.url or answer.url
-        same = by_text.get(_text_hash(article.text))
+        text_key = _text_key(article.text)
+        same = by_text.get(text_key)
         if same is not None:
             same["urls"] = [*same["urls"], item.url]
             _rewrite(inbox_file, records)
@@ -492,14 +499,15 @@ def _collect_source(
             "fetched_at": _now(),
         }
         records.append(record)
-        by_text[_text_hash(record["text"])] = record
+        by_text[text_key] = record
         _append(inbox_file, record)
         report.new += 1
         store.put_fetch(_fetch_record(source.name, item.url, canonical, "ok", answer, before))
 
 
-def _text_hash(text: str) -> str:
-    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+def _text_key(text: str) -> str:
+    """One main text however its lines and spaces fall: a copy of an article matches it."""
+    return text_hash(" ".join(text.split()))
 
 
 def _read_records(path: Path) -> list[dict]:
@@ -546,7 +554,7 @@ def _fetch_record(
         status,
         answer.etag,
         answer.last_modified,
-        hashlib.sha256(answer.body).hexdigest() if answer.body else "",
+        answer.content_hash if answer.body else "",
         before.first_seen if before else now,
         now,
     )

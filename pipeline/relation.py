@@ -241,6 +241,9 @@ def share_a_figure(english_a: str, english_b: str) -> bool:
     return bool(facts(english_a).figures & facts(english_b).figures)
 
 
+# Each kept link asks twice: when it is checked (align.plan_pair, merges, monotonic beads) and
+# when it is made (ArticlePair.link); the polarity test runs difflib.
+@functools.lru_cache(maxsize=1 << 16)
 def relation(english_a: str, english_b: str) -> str:
     """SAME, DISAGREES or DIFFERENT for two English sentences (see the module docstring)."""
     a, b = facts(english_a), facts(english_b)
