@@ -6,6 +6,9 @@ server on 127.0.0.1, listed in one RSS feed. Measured side by side in one run:
 - collect's pages per second (robots.txt, fetch, main text, fetch state, inbox record) against
   plain GETs of the same pages over one connection pool, with the per-host delay set to 0: the
   configured delay bounds a real collect at 1/per_host_delay_seconds pages per second and host;
+- the same pages from four hosts (four local servers, a source each) with a per-host delay of
+  HOSTS_DELAY seconds, against the bound that delay sets (4 / HOSTS_DELAY pages per second):
+  hosts are fetched at once, each host one page at a time;
 - the reader's milliseconds per page (pipeline.ingest.html.read: hidden elements removed,
   trafilatura favouring precision) against trafilatura.extract with its defaults, same pages.
 """
@@ -31,6 +34,8 @@ from pipeline.store import Store
 
 PAGES = 1000
 QUICK_PAGES = 300
+HOSTS = 4
+HOSTS_DELAY = 0.05  # seconds between two requests to one host
 
 
 def news_page(title: str, text: str) -> bytes:
@@ -92,6 +97,28 @@ def serving(pages: dict[str, bytes]):
         server.server_close()
 
 
+def collect_from_hosts(pages: dict[str, bytes], work: Path) -> float:
+    """Seconds to collect `pages` split over HOSTS servers, HOSTS_DELAY apart per host."""
+    paths = list(pages)
+    shares = [{p: pages[p] for p in paths[n::HOSTS]} for n in range(HOSTS)]
+    config = load_config(
+        overrides={
+            "collect": {"inbox": str(work / "inbox"), "per_host_delay_seconds": HOSTS_DELAY},
+            "paths": {"cache_dir": str(work / "cache")},
+        }
+    ).collect
+    with contextlib.ExitStack() as stack:
+        bases = [stack.enter_context(serving(share)) for share in shares]
+        sources = [Source(f"host{n}", "", (f"{base}/feed.rss",)) for n, base in enumerate(bases)]
+        store = stack.enter_context(contextlib.closing(Store(work / "cache")))
+        started = time.perf_counter()
+        reports = collect(sources, config, store)
+        seconds = time.perf_counter() - started
+    if sum(report.new for report in reports) != len(pages):
+        raise SystemExit("collect bench: " + "; ".join(report.line() for report in reports))
+    return seconds
+
+
 def run(quick: bool, workdir: Path) -> list[Measurement]:
     count = QUICK_PAGES if quick else PAGES
     work = workdir / "collect"
@@ -114,6 +141,7 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
             collect_seconds = time.perf_counter() - started
     if report.new != count:
         raise SystemExit(f"collect bench: {report.new} of {count} pages collected: {report.line()}")
+    hosts_seconds = collect_from_hosts(pages, work / "hosts")
     texts = [body.decode() for body in pages.values()]
     started = time.perf_counter()
     for number, text in enumerate(texts):
@@ -125,6 +153,7 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
     theirs = (time.perf_counter() - started) / count
     log.info("collect: %d pages in %.1f s, GETs %.1f s", count, collect_seconds, plain_seconds)
     collect_rate, plain_rate = count / collect_seconds, count / plain_seconds
+    hosts_rate, bound = count / hosts_seconds, HOSTS / HOSTS_DELAY
     return [
         Measurement(
             "collect_pages_per_s", collect_rate, plain_rate, collect_rate / plain_rate, "",
@@ -132,6 +161,11 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
             f"{count} synthetic news pages from a local server, per_host_delay_seconds 0 (the "
             "default 1 s bounds a real collect at 1 page/s per host); baseline: plain GETs of the "
             "same pages over one connection pool",
+        ),
+        Measurement(
+            "collect_hosts_pages_per_s", hosts_rate, bound, hosts_rate / bound, "", "pages/s",
+            f"the same pages from {HOSTS} local hosts, a source each, per_host_delay_seconds "
+            f"{HOSTS_DELAY}; baseline: the bound that delay sets, {HOSTS} / {HOSTS_DELAY} pages/s",
         ),
         Measurement(
             "extract_ms_per_page", 1000 * ours, 1000 * theirs, ours / theirs, "", "ms/page",

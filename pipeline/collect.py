@@ -8,7 +8,8 @@ and one record is appended to <inbox>/<source>.jsonl: id, source, url, urls, tit
 text, lang, fetched_at. `parallax run` reads the inbox like any other folder.
 
 Polite and bounded: robots.txt is honoured for the configured user agent (urllib.robotparser);
-requests go one at a time, at least `per_host_delay_seconds` apart on one host; connect and read
+pages are fetched by up to `max_concurrent_requests` threads, but one request at a time per host,
+each at least `per_host_delay_seconds` after the last one began there; connect and read
 timeouts; pages are read as a stream and dropped past `max_page_bytes`; at most
 `max_redirects` redirects (a loop fails at once); a page must be HTML; timeouts, connection
 errors and 5xx answers are retried with exponential backoff; feeds and sitemaps are re-polled
@@ -18,7 +19,9 @@ Fetch state is kept in the cache (pipeline/store.py, tables fetch_state and page
 only URLs it has never fetched (or that failed), and the raw page is kept compressed, so a
 better extractor can read it again without refetching. A page whose main text the same source
 already gave under another URL (an AMP or print copy, a syndicated repeat) is one article: the
-URL is added to that record's `urls`.
+URL is added to that record's `urls`. URLs are normalised first (courlan: scheme and host lower
+case, default port, tracking parameters such as utm_* dropped, query sorted; the fragment
+dropped), so one page listed twice with different tracking tails is fetched once.
 """
 
 from __future__ import annotations
@@ -29,17 +32,21 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import tempfile
+import threading
 import time
 import urllib.robotparser
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
+import courlan
 import feedparser
 import httpx
 import yaml
@@ -50,7 +57,7 @@ from pipeline.config import CollectConfig, ConfigError, typed_record
 from pipeline.ingest import html
 from pipeline.ingest.encoding import decode
 from pipeline.ingest.errors import IngestError
-from pipeline.records import text_hash
+from pipeline.records import Article, text_hash
 from pipeline.store import Fetch, Store
 
 log = logging.getLogger(__name__)
@@ -177,8 +184,8 @@ def load_sources(path: Path) -> list[Source]:
 
 class Fetcher:
     """GET with robots.txt, per-host delay, timeouts, a size cap, redirects, retries and
-    conditional requests (see the module docstring). `sleep` and `clock` are injectable for
-    tests of the delay."""
+    conditional requests (see the module docstring). Safe to share between threads: requests to
+    one host are serialised. `sleep` and `clock` are injectable for tests of the delay."""
 
     def __init__(
         self,
@@ -197,6 +204,10 @@ class Fetcher:
         )
         self._sleep, self._clock = sleep, clock
         self._last_request: dict[str, float] = {}
+        # A lock per host, held through each request there (threads fetch from several hosts
+        # at once, never two pages from one), and one per host's robots.txt (read once).
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
         # Per host: its robots.txt rules, and why it could not be read ("" when it could).
         self._robots: dict[str, tuple[urllib.robotparser.RobotFileParser, str]] = {}
 
@@ -244,7 +255,16 @@ class Fetcher:
         raise FetchError(f"{reason} after {self.config.retries + 1} tries", transient=True)
 
     def _get_once(self, url: str, headers: dict[str, str]) -> Response:
-        self._wait_for(urlsplit(url).netloc)
+        host = urlsplit(url).netloc
+        with self._lock_for(host):
+            self._wait_for(host)
+            return self._request(url, headers)
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _request(self, url: str, headers: dict[str, str]) -> Response:
         cap = self.config.max_page_bytes
         with self.client.stream("GET", url, headers=headers) as answer:
             declared = answer.headers.get("Content-Length", "")
@@ -279,26 +299,29 @@ class Fetcher:
         again next time."""
         parts = urlsplit(url)
         root = f"{parts.scheme}://{parts.netloc}"
-        if root not in self._robots:
-            robots = urllib.robotparser.RobotFileParser(f"{root}/robots.txt")
-            unreadable = ""
-            try:
-                answer = self._get_once(f"{root}/robots.txt", {})
-            except (FetchError, httpx.HTTPError) as error:
-                unreadable = str(error) or type(error).__name__
-            else:
-                if answer.status >= 500:
-                    unreadable = f"HTTP {answer.status}"
-                elif answer.status >= 400:
-                    robots.allow_all = True
-                else:
-                    robots.parse(answer.body.decode("utf-8", "replace").splitlines())
-            self._robots[root] = (robots, unreadable)
+        with self._lock_for("robots " + root):  # read once, by whichever thread asks first
+            if root not in self._robots:
+                self._robots[root] = self._read_robots(root)
         robots, unreadable = self._robots[root]
         if unreadable:
             raise FetchError(f"robots.txt unreadable ({unreadable})", transient=True)
         if not robots.can_fetch(self.config.user_agent, url):
             raise FetchError("disallowed by robots.txt")
+
+    def _read_robots(self, root: str) -> tuple[urllib.robotparser.RobotFileParser, str]:
+        """The rules of `root`/robots.txt, and why it could not be read ("" when it could)."""
+        robots = urllib.robotparser.RobotFileParser(f"{root}/robots.txt")
+        try:
+            answer = self._get_once(f"{root}/robots.txt", {})
+        except (FetchError, httpx.HTTPError) as error:
+            return robots, str(error) or type(error).__name__
+        if answer.status >= 500:
+            return robots, f"HTTP {answer.status}"
+        if answer.status >= 400:
+            robots.allow_all = True
+        else:
+            robots.parse(answer.body.decode("utf-8", "replace").splitlines())
+        return robots, ""
 
 
 def _is_html(content_type: str) -> bool:
@@ -306,16 +329,15 @@ def _is_html(content_type: str) -> bool:
 
 
 def discover(source: Source, fetcher: Fetcher, store: Store, report: SourceReport) -> list[Found]:
-    """The article URLs a source lists now, in the order found, each once. A feed or sitemap
-    that cannot be read is reported and skipped; one unchanged since the last poll (304)
-    lists nothing new."""
+    """The article URLs a source lists now, normalised (`normalise_url`), in the order found,
+    each once. A feed or sitemap that cannot be read is reported and skipped; one unchanged
+    since the last poll (304) lists nothing new."""
     found: dict[str, Found] = {}
+    listed: list[Found] = []
     for feed in source.feeds:
-        for item in _poll(source.name, feed, fetcher, store, report, _feed_items):
-            found.setdefault(item.url, item)
+        listed += _poll(source.name, feed, fetcher, store, report, _feed_items)
     for sitemap in source.sitemaps:
-        for item in _sitemap_items(source.name, sitemap, fetcher, store, report, depth=0):
-            found.setdefault(item.url, item)
+        listed += _sitemap_items(source.name, sitemap, fetcher, store, report, depth=0)
     for path in source.url_files:
         try:
             lines = path.read_bytes().splitlines()
@@ -329,7 +351,10 @@ def discover(source: Source, fetcher: Fetcher, store: Store, report: SourceRepor
                 report.failed[f"{path}:{number}"] = "line is not UTF-8"
                 continue
             if line and not line.startswith("#"):
-                found.setdefault(line, Found(line))
+                listed.append(Found(line))
+    for item in listed:
+        url = normalise_url(item.url)
+        found.setdefault(url, Found(url, item.title, item.published))
     return list(found.values())
 
 
@@ -412,23 +437,45 @@ def _sitemap_items(
 def collect(
     sources: list[Source], config: CollectConfig, store: Store, fetcher: Fetcher | None = None
 ) -> list[SourceReport]:
-    """Collect every source into `config.inbox`; one report per source. A source that fails
-    (feeds down, every page refused) is reported, never raised: the others go on."""
+    """Collect every source into `config.inbox`; one report per source, in the order given.
+
+    Every source's feeds, sitemaps and URL files are read first; then the new pages are fetched
+    (`_fetch_by_host`) and recorded as they come, each host's in the order listed. A source that
+    fails (feeds down, every page refused, its inbox not writable) is reported, never raised:
+    the others go on.
+    """
     own = fetcher is None
     fetcher = fetcher or Fetcher(config)
-    reports = []
+    reports = [SourceReport(source.name) for source in sources]
     try:
-        for source in sources:
-            report = SourceReport(source.name)
-            try:
-                _collect_source(source, config.inbox, fetcher, store, report)
-            except OSError as error:  # the inbox cannot be written: this source stops
-                report.failed[str(config.inbox)] = f"inbox not writable ({error.strerror})"
-            reports.append(report)
-            log.debug("%s", report.line())  # the CLI prints it, the flow logs it
+        pages: list[tuple[_Inbox, SourceReport, Found]] = []
+        for source, report in zip(sources, reports, strict=True):
+            inbox = _Inbox(config.inbox / f"{source.name}.jsonl", source)
+            for item in discover(source, fetcher, store, report):
+                before = store.get_fetch(source.name, item.url)
+                if before is not None and before.status.startswith(FAILED):
+                    report.refused_before += 1
+                elif before is not None and not before.status.startswith(RETRY):
+                    report.unchanged += 1
+                else:
+                    pages.append((inbox, report, item))
+        # Closed on any error here, so that the fetching threads stop too.
+        with contextlib.closing(
+            _fetch_by_host(fetcher, pages, config.max_concurrent_requests)
+        ) as fetched:
+            bar = tqdm(fetched, total=len(pages), desc="collect", unit="page", disable=None)
+            for (inbox, report, item), outcome in bar:
+                if str(config.inbox) in report.failed:
+                    continue  # this source's inbox cannot be written: it stopped
+                try:
+                    _record(inbox, item, outcome, store, report)
+                except OSError as error:
+                    report.failed[str(config.inbox)] = f"inbox not writable ({error.strerror})"
     finally:
         if own:
             fetcher.close()
+    for report in reports:
+        log.debug("%s", report.line())  # the CLI prints it, the flow logs it
     return reports
 
 
@@ -441,68 +488,133 @@ def collect_sources(config: CollectConfig, cache_dir: Path) -> list[SourceReport
         return collect(sources, config, store)
 
 
-def _collect_source(
-    source: Source, inbox: Path, fetcher: Fetcher, store: Store, report: SourceReport
-) -> None:
-    inbox_file = inbox / f"{source.name}.jsonl"
-    records = _read_records(inbox_file)
-    by_text = {_text_key(r["text"]): r for r in records}
-    found = discover(source, fetcher, store, report)
-    bar = tqdm(found, desc=source.name, unit="page", disable=None, leave=False)
-    for item in bar:
-        before = store.get_fetch(source.name, item.url)
-        if before is not None and before.status.startswith(FAILED):
-            report.refused_before += 1
-            continue
-        if before is not None and not before.status.startswith(RETRY):
-            report.unchanged += 1
-            continue
+def normalise_url(url: str) -> str:
+    """`url` in one spelling (courlan.normalize_url: scheme and host lower case, no default
+    port, tracking parameters dropped, query sorted), without its fragment, which no server
+    sees. Anything but an http(s) URL is returned as it is, to fail when fetched."""
+    try:
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            return url
+        return courlan.normalize_url(urldefrag(url).url)
+    except ValueError:  # malformed ("http://[::1"): fetching it says so
+        return url
+
+
+class _Inbox:
+    """A source's inbox file and the records in it, by main text (see `_text_key`)."""
+
+    def __init__(self, path: Path, source: Source) -> None:
+        self.path, self.source = path, source
+        self.records = _read_records(path)
+        self.by_text = {_text_key(r["text"]): r for r in self.records}
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """A page fetched and read, or why not."""
+
+    answer: Response | None = None
+    article: Article | None = None
+    error: FetchError | IngestError | ValueError | None = None
+
+
+def _fetch_by_host(
+    fetcher: Fetcher, pages: list[tuple[_Inbox, SourceReport, Found]], workers: int
+) -> Iterator[tuple[tuple[_Inbox, SourceReport, Found], _Fetched]]:
+    """Fetch and read `pages`, yielding each with what came of it: a thread per host, up to
+    `workers` hosts at once, each fetching its host's pages in the order given (the Fetcher
+    keeps them `per_host_delay_seconds` apart). Handing a host to one thread, rather than pages
+    to any, keeps the other threads busy on other hosts while one waits out its delay."""
+    by_host: dict[str, list[tuple[_Inbox, SourceReport, Found]]] = {}
+    for page in pages:
         try:
-            answer = fetcher.get(item.url, html_only=True)
-            store.put_page(answer.content_hash, answer.body)
-            article = html.read(item.url, decode(answer.body), source.name)[0]
-        except (FetchError, IngestError, ValueError) as error:  # ValueError: a malformed URL
-            report.failed[item.url] = str(error)
-            prefix = RETRY if getattr(error, "transient", False) else FAILED
-            store.put_fetch(_failed(source.name, item.url, prefix + str(error), before))
-            continue
-        if not article.text.strip():
-            report.failed[item.url] = "no main text"
-            store.put_fetch(
-                _fetch_record(
-                    source.name, item.url, answer.url, FAILED + "no main text", answer, before
-                )  # fmt: skip
-            )
-            continue
-        canonical = article.url or answer.url
-        text_key = _text_key(article.text)
-        same = by_text.get(text_key)
-        if same is not None:
-            same["urls"] = [*same["urls"], item.url]
-            _rewrite(inbox_file, records)
-            report.duplicates += 1
-            store.put_fetch(
-                _fetch_record(source.name, item.url, canonical, "duplicate", answer, before)
-            )
-            continue
-        record = {
-            # From the URL it was found at: pages that wrongly all name one canonical URL
-            # (the home page) are still distinct records.
-            "id": hashlib.sha256(item.url.encode()).hexdigest()[:16],
-            "source": source.name,
-            "url": canonical,
-            "urls": [item.url],
-            "title": article.title or item.title,
-            "published": article.published or item.published,
-            "text": article.text,
-            "lang": source.lang,
-            "fetched_at": _now(),
-        }
-        records.append(record)
-        by_text[text_key] = record
-        _append(inbox_file, record)
-        report.new += 1
-        store.put_fetch(_fetch_record(source.name, item.url, canonical, "ok", answer, before))
+            host = urlsplit(page[2].url).netloc
+        except ValueError:  # malformed: the fetch says so
+            host = ""
+        by_host.setdefault(host, []).append(page)
+    done: queue.Queue[tuple[tuple[_Inbox, SourceReport, Found], _Fetched | Exception]]
+    done = queue.Queue()
+    stop = threading.Event()  # the caller stopped reading (an error, Ctrl-C): stop fetching
+
+    def fetch_host(host_pages: list[tuple[_Inbox, SourceReport, Found]]) -> None:
+        for page in host_pages:
+            if stop.is_set():
+                return
+            try:
+                outcome: _Fetched | Exception = _fetch_page(fetcher, page[0].source, page[2])
+            except Exception as error:  # a bug, not a failed fetch: raised in the caller
+                outcome = error
+            done.put((page, outcome))
+
+    with ThreadPoolExecutor(workers) as pool:
+        try:
+            for host_pages in by_host.values():
+                pool.submit(fetch_host, host_pages)
+            for _ in pages:
+                page, outcome = done.get()
+                if isinstance(outcome, Exception):
+                    raise outcome
+                yield page, outcome
+        finally:
+            stop.set()
+
+
+def _fetch_page(fetcher: Fetcher, source: Source, item: Found) -> _Fetched:
+    """Fetch and read one page (in a worker thread: no store or inbox access here)."""
+    try:
+        answer = fetcher.get(item.url, html_only=True)
+        return _Fetched(answer, html.read(item.url, decode(answer.body), source.name)[0])
+    except (FetchError, IngestError, ValueError) as error:  # ValueError: a malformed URL
+        return _Fetched(error=error)
+
+
+def _record(
+    inbox: _Inbox, item: Found, fetched: _Fetched, store: Store, report: SourceReport
+) -> None:
+    """Keep what fetching `item` gave: a new inbox record, a URL added to the record of the
+    same text, or the reason it failed; its fetch state either way."""
+    name = inbox.source.name
+    before = store.get_fetch(name, item.url)
+    answer, article = fetched.answer, fetched.article
+    if fetched.error is not None or answer is None or article is None:
+        error = fetched.error
+        report.failed[item.url] = str(error)
+        prefix = RETRY if getattr(error, "transient", False) else FAILED
+        store.put_fetch(_failed(name, item.url, prefix + str(error), before))
+        return
+    store.put_page(answer.content_hash, answer.body)
+    if not article.text.strip():
+        report.failed[item.url] = "no main text"
+        status = FAILED + "no main text"
+        store.put_fetch(_fetch_record(name, item.url, answer.url, status, answer, before))
+        return
+    canonical = normalise_url(article.url or answer.url)
+    text_key = _text_key(article.text)
+    same = inbox.by_text.get(text_key)
+    if same is not None:
+        same["urls"] = [*same["urls"], item.url]
+        _rewrite(inbox.path, inbox.records)
+        report.duplicates += 1
+        store.put_fetch(_fetch_record(name, item.url, canonical, "duplicate", answer, before))
+        return
+    record = {
+        # From the URL it was found at: pages that wrongly all name one canonical URL
+        # (the home page) are still distinct records.
+        "id": hashlib.sha256(item.url.encode()).hexdigest()[:16],
+        "source": name,
+        "url": canonical,
+        "urls": [item.url],
+        "title": article.title or item.title,
+        "published": article.published or item.published,
+        "text": article.text,
+        "lang": inbox.source.lang,
+        "fetched_at": _now(),
+    }
+    _append(inbox.path, record)
+    inbox.records.append(record)
+    inbox.by_text[text_key] = record
+    report.new += 1
+    store.put_fetch(_fetch_record(name, item.url, canonical, "ok", answer, before))
 
 
 def _text_key(text: str) -> str:

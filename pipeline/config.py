@@ -132,6 +132,7 @@ class CollectConfig:
     max_page_bytes: int = 5_000_000
     max_redirects: int = 5
     per_host_delay_seconds: float = 1.0
+    max_concurrent_requests: int = 8  # across hosts; one host gets one request at a time
     retries: int = 2
     backoff_seconds: float = 1.0
 
@@ -188,6 +189,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("collect", "max_page_bytes"): (lambda v: v > 0, "a positive number of bytes"),
     ("collect", "max_redirects"): (lambda v: v >= 0, "an integer >= 0"),
     ("collect", "per_host_delay_seconds"): (lambda v: v >= 0, "a number of seconds >= 0"),
+    ("collect", "max_concurrent_requests"): (lambda v: v >= 1, "an integer >= 1"),
     ("collect", "retries"): (lambda v: v >= 0, "an integer >= 0"),
     ("collect", "backoff_seconds"): (lambda v: v >= 0, "a number of seconds >= 0"),
     ("flow", "allowed_roots"): (lambda v: len(v) > 0, "a non-empty list of folders"),

@@ -123,6 +123,7 @@ NEWS_SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
 </urlset>"""
 READ_TIMEOUT = 0.5
 MAX_PAGE_BYTES = 100_000
+WAIT = 0.3  # seconds /news/wait-N.html takes to answer
 
 
 class Site:
@@ -133,6 +134,7 @@ class Site:
         self.not_modified: Counter[str] = Counter()  # 304 answers, by path
         self.flaky_left = 1  # answers 500 this many times, then the page
         self.robots_status = 200
+        self.busy: list[tuple[float, float]] = []  # when each /news/wait-N.html was answered
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -189,6 +191,13 @@ class Site:
             else:
                 self._send(request, 200, SITEMAP_ONLY.replace("Schools", "Flaky").encode(),
                            "text/html")  # fmt: skip
+        elif path.startswith("/news/wait-"):  # a page that takes a while: for concurrency
+            start = time.monotonic()
+            time.sleep(WAIT)
+            self.busy.append((start, time.monotonic()))
+            story = page(f"Story {path}", [f"Paragraph {n} of the story at {path}, told in full."
+                                           for n in range(3)])  # fmt: skip
+            self._send(request, 200, story.encode(), "text/html")
         elif path == "/news/slow.html":
             time.sleep(READ_TIMEOUT * 3)
             self._send(request, 200, DAM.encode(), "text/html")
@@ -236,7 +245,9 @@ def configure(tmp_path: Path, site: Site, enabled: bool = False) -> Path:
     """A config file and a sources file for the fixture site; returns the config's path.
     `enabled`: the scheduled flow collects before it runs."""
     (tmp_path / "urls.txt").write_text(
-        f"# pages outside the feeds\n{site.base}/news/dam.html\n\n", encoding="utf-8"
+        # A page the feeds list too, with a tracking tail: the same URL, fetched once.
+        f"# pages outside the feeds\n{site.base}/news/dam.html?utm_source=mail#top\n\n",
+        encoding="utf-8",
     )
     (tmp_path / "sources.yaml").write_text(
         "sources:\n"

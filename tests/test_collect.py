@@ -4,6 +4,7 @@ collected, what is skipped and why, and that a second collect fetches nothing ne
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from news_site import MAX_PAGE_BYTES, RUSSIAN, configure, serving
 
-from pipeline.collect import Fetcher, FetchError, collect, load_sources
+from pipeline.collect import Fetcher, FetchError, Source, collect, load_sources, normalise_url
 from pipeline.config import ConfigError, load_config
 from pipeline.store import Store
 
@@ -74,6 +75,7 @@ def test_collect_keeps_each_articles_main_text_once_and_says_why_others_failed(t
     assert site.requests["/private/secret.html"] == 0  # robots.txt is asked first
     assert site.requests["/news/flaky.html"] == 2  # a 500, then the page
     assert site.requests["/news/dam.html"] == 1  # in a feed, the sitemap and the URL file
+    assert not [path for path in site.requests if "utm_" in path]  # its tracking tail dropped
 
 
 def test_a_second_collect_fetches_nothing_new_and_polls_feeds_conditionally(tmp_path, site):
@@ -159,6 +161,56 @@ def test_the_delay_between_two_requests_to_one_host_is_kept(site):
     fetcher.get(f"{site.base}/atom.xml")
     fetcher.close()
     assert waited == [5.0, 5.0]
+
+
+def test_pages_of_two_hosts_are_fetched_at_once_but_one_host_gets_one_request_at_a_time(
+    tmp_path,
+):
+    config = load_config(
+        overrides={
+            "paths": {"cache_dir": str(tmp_path / "cache")},
+            "collect": {
+                "inbox": str(tmp_path / "inbox"),
+                "per_host_delay_seconds": 0,
+                "max_concurrent_requests": 4,
+            },
+        }  # fmt: skip
+    )
+    with serving() as first, serving() as second:  # two ports: two hosts
+        sources = []
+        for name, site in (("first", first), ("second", second)):
+            urls = tmp_path / f"{name}.txt"
+            urls.write_text("".join(f"{site.base}/news/wait-{n}.html\n" for n in range(3)))
+            sources.append(Source(name, "en", url_files=(urls,)))
+        with contextlib.closing(Store(config.paths.cache_dir)) as store:
+            reports = collect(sources, config.collect, store)
+        assert [report.new for report in reports] == [3, 3]
+        for site in (first, second):
+            spans = sorted(site.busy)
+            assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
+        assert any(
+            a_start < b_end and b_start < a_end
+            for a_start, a_end in first.busy
+            for b_start, b_end in second.busy
+        ), "the two hosts were never fetched at the same time"
+        # The inbox is written in the order the URLs were listed, whatever finished first.
+        lines = (tmp_path / "inbox" / "first.jsonl").read_text(encoding="utf-8").splitlines()
+        assert [json.loads(line)["url"].rsplit("/", 1)[1] for line in lines] == [
+            "wait-0.html", "wait-1.html", "wait-2.html"
+        ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "normal"),
+    [
+        ("HTTP://Example.COM:80/a?utm_source=rss&id=3#comments", "http://example.com/a?id=3"),
+        ("https://example.com/a?b=2&a=1&fbclid=x", "https://example.com/a?a=1&b=2"),
+        ("http://[::1", "http://[::1"),  # malformed: fetching it says so
+        ("ftp://example.com/a#b", "ftp://example.com/a#b"),  # not http(s): refused when fetched
+    ],
+)
+def test_urls_are_normalised_before_they_are_fetched(url, normal):
+    assert normalise_url(url) == normal
 
 
 def test_collect_then_run_from_the_command_line(tmp_path, site):
