@@ -15,7 +15,7 @@ TOP_ALIGNMENTS = 25
 SHOWN_REJECTS = 20
 OUTPUT_FILES = (
     "sentences.csv", "alignments.csv", "statements.csv", "coverage.csv", "unique.csv",
-    "articles.csv", "rejects.csv", "run.json",
+    "articles.csv", "stories.csv", "rejects.csv", "run.json",
 )  # fmt: skip
 
 

@@ -52,6 +52,7 @@ class StageTimeouts:
     langid: int = 1800
     translate: int = 21600
     embed: int = 21600
+    stories: int = 1800
     align: int = 7200
     export: int = 1800
 
@@ -100,6 +101,18 @@ class EmbedConfig:
     batch_size: int = 64
     device: str = "cpu"
     server_socket: Path | None = None  # pipeline/embed_server.py keeps the model loaded there
+
+
+@dataclass(frozen=True)
+class StoriesConfig:
+    """When two articles are about one event (pipeline/stories.py)."""
+
+    min_cosine: float = 0.55  # their article vectors at least this close ...
+    min_shared_names: float = 0.2  # ... this share of the shorter list of names in both ...
+    # ... or, where each names two or more and half of the shorter list are in both, this close
+    min_cosine_named: float = 0.4
+    window_days: float = 7.0  # ... and published at most this many days apart
+    neighbours: int = 20  # nearest articles each article is compared with
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,7 @@ class Config:
     langid: LangidConfig = field(default_factory=LangidConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +212,11 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
         ("flow.stage_timeout_seconds", stage.name): (lambda v: v >= 1, "seconds, an integer >= 1")
         for stage in dataclasses.fields(StageTimeouts)
     },
+    ("stories", "min_cosine"): (lambda v: -1 <= v <= 1, "a cosine between -1 and 1"),
+    ("stories", "min_shared_names"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
+    ("stories", "min_cosine_named"): (lambda v: -1 <= v <= 1, "a cosine between -1 and 1"),
+    ("stories", "window_days"): (lambda v: v > 0, "a positive number of days"),
+    ("stories", "neighbours"): (lambda v: v >= 1, "an integer >= 1"),
     ("boilerplate", "min_articles"): (lambda v: v >= 2, "an integer >= 2"),
     ("boilerplate", "min_share"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
     ("boilerplate", "tail_words"): (lambda v: v >= 2, "an integer >= 2"),

@@ -12,7 +12,6 @@ covers are scored, and only links that claim the same statement: a link marked `
 from __future__ import annotations
 
 import csv
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import yaml
 
 from pipeline.align import mutual_best
+from pipeline.export import plain_cell as _plain
 from pipeline.export import write_csv
 from pipeline.records import Sentence
 from pipeline.relation import SAME
@@ -108,11 +108,6 @@ def read_predictions(alignments_csv: Path) -> list[Predicted]:
             )
             for row in csv.DictReader(handle)
         ]
-
-
-def _plain(cell: str) -> str:
-    """Undo the spreadsheet neutralisation export applies ('=x' was written as "'=x")."""
-    return cell[1:] if re.match(r"'+[=+\-@\t\r]", cell) else cell
 
 
 def _contains(texts: tuple[str, str], anchor: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from typing import Any, TextIO
 
 from pipeline.records import Alignment, Article, Reject, Sentence
 from pipeline.statements import Statement, UniqueSentence, coverage_matrix
+from pipeline.stories import Story
 
 SENTENCE_COLUMNS = (
     "article",
@@ -29,14 +31,20 @@ SENTENCE_COLUMNS = (
 ALIGNMENT_COLUMNS = (
     "article_a", "position_a", "lang_a", "text_a", "english_a",
     "article_b", "position_b", "lang_b", "text_b", "english_b",
-    "cosine", "margin", "only_in_a", "only_in_b", "method", "relation",
+    "cosine", "margin", "only_in_a", "only_in_b", "method", "relation", "story",
 )  # fmt: skip
 STATEMENT_COLUMNS = (
     "group", "article", "source", "lang", "position", "original", "english", "representative",
+    "story",
 )  # fmt: skip
-UNIQUE_COLUMNS = ("source", "article", "position", "lang", "original", "english", "unchecked")
+UNIQUE_COLUMNS = (
+    "source", "article", "position", "lang", "original", "english", "unchecked", "story",
+)  # fmt: skip
 REJECT_COLUMNS = ("input", "reason")
-ARTICLE_COLUMNS = ("article", "source", "url", "title", "published", "lang", "sentences")
+ARTICLE_COLUMNS = ("article", "source", "url", "title", "published", "lang", "sentences", "story")
+STORY_COLUMNS = (
+    "story", "title", "first_published", "last_published", "articles", "sources", "languages",
+)  # fmt: skip
 
 
 # A run folder is open to its owner and group, never to every user of the machine: the tables
@@ -54,6 +62,11 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # apostrophe from such cells always gives the original text back ("'=x" is written "''=x").
 _NEEDS_APOSTROPHE = re.compile(r"'*[=+\-@\t\r]")
 _RISKY_FIRST = frozenset("'" + "".join(FORMULA_PREFIXES))  # cheap test before the pattern
+
+
+def plain_cell(cell: str) -> str:
+    """Undo the spreadsheet neutralisation of neutralise_row ('=x' was written as "'=x")."""
+    return cell[1:] if cell.startswith("'") and _NEEDS_APOSTROPHE.match(cell, 1) else cell
 
 
 def neutralise_row(row: Sequence[Any]) -> list[Any]:
@@ -99,7 +112,9 @@ def sentence_rows(sentences: Iterable[Sentence]) -> Iterable[tuple]:
         )  # fmt: skip
 
 
-def write_alignments(path: Path, alignments: Iterable[Alignment]) -> None:
+def write_alignments(
+    path: Path, alignments: Iterable[Alignment], story_of: dict[str, str] | None = None
+) -> None:
     """alignments.csv, streamed like write_csv.
 
     It is the largest table by far (300,000 rows at 1,000 synthetic articles), and each
@@ -114,12 +129,13 @@ def write_alignments(path: Path, alignments: Iterable[Alignment]) -> None:
             encoded[key] = _csv_line((s.article_id, s.position, s.lang, s.text, s.english))
         return encoded[key]
 
+    story_of = story_of or {}
     with atomic_file(path) as handle:
         handle.write(_csv_line(ALIGNMENT_COLUMNS) + "\n")
         for x in alignments:
             own = (
                 f"{x.cosine:.4f}", f"{x.margin:.4f}", x.only_in_a, x.only_in_b, x.method,
-                x.relation,
+                x.relation, story_of.get(x.a.article_id, ""),
             )  # fmt: skip
             handle.write(f"{side(x.a)},{side(x.b)},{_csv_line(own)}\n")
 
@@ -143,14 +159,37 @@ def statement_rows(statements: Iterable[Statement]) -> Iterable[tuple]:
         for m in statement.members:
             yield (
                 statement.id, m.article_id, m.source, m.lang, m.position, m.text, m.english,
-                statement.representative,
+                statement.representative, statement.story,
             )  # fmt: skip
 
 
 def coverage_table(statements: list[Statement]) -> tuple[tuple[str, ...], list[list[Any]]]:
     sources = sorted({source for statement in statements for source in statement.sources})
     rows = coverage_matrix(statements, sources)
-    return ("group", "statement", *sources), [[row[c] for c in row] for row in rows]
+    table = [[s.story, *(row[c] for c in row)] for s, row in zip(statements, rows, strict=True)]
+    return ("story", "group", "statement", *sources), table
+
+
+def story_rows(stories: Iterable[Story]) -> Iterator[tuple]:
+    for story in stories:
+        yield (
+            story.id, story.title, story.first_published, story.last_published,
+            len(story.articles), "; ".join(story.sources), "; ".join(story.languages),
+        )  # fmt: skip
+
+
+def previous_stories(output_dir: Path) -> dict[str, str]:
+    """Each article's story in the latest run (OUTPUT/latest/articles.csv): {} when there is
+    none, or it is from before stories."""
+    try:
+        with (output_dir / "latest" / "articles.csv").open(encoding="utf-8", newline="") as f:
+            return {
+                plain_cell(row["article"]): row["story"]
+                for row in csv.DictReader(f)
+                if row.get("story")
+            }
+    except (OSError, csv.Error, KeyError):
+        return {}
 
 
 def write_run(
@@ -163,6 +202,7 @@ def write_run(
     rejects: list[Reject],
     run_info: dict[str, Any],
     articles: Sequence[Article] = (),
+    stories: Sequence[Story] = (),
 ) -> Path:
     """Write OUTPUT/<run_id>/ and repoint OUTPUT/latest; returns the run folder.
 
@@ -171,10 +211,11 @@ def write_run(
     """
     output_dir.mkdir(mode=RUN_FOLDER_MODE, parents=True, exist_ok=True)
     staging = output_dir / f".{run_id}.partial"
+    story_of = {article: story.id for story in stories for article in story.articles}
     # Each table, and how to write it to a path.
     tables: dict[str, Callable[[Path], None]] = {
         "sentences.csv": lambda path: write_csv(path, SENTENCE_COLUMNS, sentence_rows(sentences)),
-        "alignments.csv": lambda path: write_alignments(path, alignments),
+        "alignments.csv": lambda path: write_alignments(path, alignments, story_of),
         "statements.csv": lambda path: write_csv(
             path, STATEMENT_COLUMNS, statement_rows(statements)
         ),
@@ -191,6 +232,7 @@ def write_run(
                     u.sentence.text,
                     u.sentence.english,
                     u.unchecked,
+                    story_of.get(u.sentence.article_id, ""),
                 )
                 for u in unique
             ),  # fmt: skip
@@ -199,8 +241,9 @@ def write_run(
             path, REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)
         ),
         "articles.csv": lambda path: write_csv(
-            path, ARTICLE_COLUMNS, article_rows(articles, sentences)
+            path, ARTICLE_COLUMNS, article_rows(articles, sentences, story_of)
         ),
+        "stories.csv": lambda path: write_csv(path, STORY_COLUMNS, story_rows(stories)),
     }
     same_tables = previous_tables(output_dir, run_info.get("result_key"), list(tables))
     started = time.perf_counter()
@@ -235,14 +278,20 @@ def write_run(
     return run_dir
 
 
-def article_rows(articles: Sequence[Article], sentences: list[Sentence]) -> Iterator[tuple]:
+def article_rows(
+    articles: Sequence[Article], sentences: list[Sentence], story_of: dict[str, str] | None = None
+) -> Iterator[tuple]:
     """One row per article, in id order: where it came from (outlet, URL, title, publication
-    date as the page states it), the language most of its sentences are in, and how many
-    sentences it has, so an analyst can cite each statement's source."""
+    date as the page states it), the language most of its sentences are in, how many
+    sentences it has, and its story, so an analyst can cite each statement's source."""
     languages = article_languages(sentences)
     counts = Counter(s.article_id for s in sentences)
+    story_of = story_of or {}
     for a in sorted(articles, key=lambda a: a.id):
-        yield (a.id, a.source, a.url, a.title, a.published, languages.get(a.id, ""), counts[a.id])
+        yield (
+            a.id, a.source, a.url, a.title, a.published, languages.get(a.id, ""), counts[a.id],
+            story_of.get(a.id, ""),
+        )  # fmt: skip
 
 
 def article_languages(sentences: list[Sentence]) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The one sequence of stages.
 
-ingest → clean → segment → langid → translate → embed → align → export.
+ingest → clean → segment → langid → translate → embed → stories → align → export.
 
 Both callers run this same sequence: the CLI calls each step directly (with progress bars), the
 Prefect flow passes a `step` hook that runs each step as a task.
@@ -33,13 +33,14 @@ from pipeline.boilerplate import mark_boilerplate
 from pipeline.config import Config
 from pipeline.corpus import Corpus
 from pipeline.embed import Embedder, embed_texts
-from pipeline.export import RUN_FOLDER_MODE, article_languages, write_run
+from pipeline.export import RUN_FOLDER_MODE, article_languages, previous_stories, write_run
 from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
 from pipeline.normalise import normalise_text
 from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence, text_hash
 from pipeline.statements import Statement, UniqueSentence, group_statements, unique_sentences
 from pipeline.store import Store
+from pipeline.stories import Story, group_stories
 from pipeline.translate import (
     load_translators,
     missing_models,
@@ -205,15 +206,20 @@ def align_options(config: Config, embedder: Embedder) -> str:
 
 # The modules whose code decides alignments, statements and the tables written.
 RESULT_MODULES = (
-    "align.py", "index.py", "spans.py", "relation.py", "statements.py", "export.py",
+    "stories.py", "align.py", "index.py", "spans.py", "relation.py", "statements.py",
+    "export.py",
 )  # fmt: skip
 
 
 def result_key(
-    sentences: list[Sentence], rejects: list[Reject], options: str, articles: list[Article] = ()
+    sentences: list[Sentence],
+    rejects: list[Reject],
+    options: str,
+    articles: list[Article] = (),
+    stories: list[Story] = (),
 ) -> str:
-    """Everything the output tables depend on: articles' metadata, sentences, rejects, options,
-    models and code.
+    """Everything the output tables depend on: articles' metadata, sentences, rejects, stories,
+    options, models and code.
 
     Two runs with the same key write the same tables, so a rerun copies them.
     """
@@ -228,19 +234,23 @@ def result_key(
         digest.update(repr(fields).encode())
     for reject in rejects:
         digest.update(repr((reject.input, reject.reason)).encode())
+    for story in stories:
+        digest.update(repr(story).encode())
     return digest.hexdigest()
 
 
 def align_and_group(
     embedded: Embedded,
     untranslated: list[Sentence],
+    stories: list[Story],
     embedder: Embedder,
     store: Store,
     config: Config,
     options: str,
 ) -> Aligned:
-    """Links between articles, statement groups and the sentences no other source carries
-    (each with how many `untranslated` sentences it could not be compared with).
+    """Within each story: links between articles, statement groups and the sentences no other
+    source carries (each with how many `untranslated` sentences of the story it could not be
+    compared with). Statements are numbered across stories, in story order.
 
     `options` (align_options()) keys the link cache.
     """
@@ -248,11 +258,36 @@ def align_and_group(
     def encode(texts: list[str]) -> np.ndarray:
         return embed_texts(texts, embedder, store)[0]
 
-    sentences, vectors = embedded.sentences, embedded.vectors
+    story_of = {article: story.id for story in stories for article in story.articles}
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for row, sentence in enumerate(embedded.sentences):
+        rows_of[story_of[sentence.article_id]].append(row)
+    # A sentence without an English side counts as unchecked in its article's story; one of
+    # an article with no English side at all, which could not be placed, in every story.
+    untranslated_of: dict[str, list[Sentence]] = defaultdict(list)
+    unplaced = []
+    for sentence in untranslated:
+        story = story_of[sentence.article_id]
+        (untranslated_of[story] if rows_of[story] else unplaced).append(sentence)
     background = encode(background_sentences())
-    alignments = align(sentences, vectors, config.align, encode, store, options, background)
-    statements = group_statements(sentences, vectors, alignments, config.align.group_min_cosine)
-    unique = unique_sentences(sentences, statements, alignments, untranslated)
+    alignments, statements, unique = [], [], []
+    for story in stories:
+        rows = rows_of[story.id]
+        if not rows:
+            continue
+        sentences = [embedded.sentences[r] for r in rows]
+        vectors = embedded.vectors[rows]
+        links, groups = [], []
+        if len(story.articles) > 1:
+            links = align(sentences, vectors, config.align, encode, store, options, background)
+            groups = group_statements(sentences, vectors, links, config.align.group_min_cosine)
+        alignments += links
+        statements += [dataclasses.replace(g, story=story.id) for g in groups]
+        unique += unique_sentences(sentences, groups, links, untranslated_of[story.id] + unplaced)
+    statements = [
+        dataclasses.replace(statement, id=f"S{number:04d}")
+        for number, statement in enumerate(statements, start=1)
+    ]
     return Aligned(alignments, statements, unique)
 
 
@@ -378,9 +413,28 @@ def run(
         embedder = Embedder(config.embed)
         embedded = timed("embed", embed, sentences, embedder, store, progress)
         options = align_options(config, embedder)
+        languages = article_languages(sentences)
+        stories, story_changes = timed(
+            "stories",
+            group_stories,
+            [a for a in articles if a.id in languages],  # rejected ones have no sentences
+            embedded.sentences,
+            embedded.vectors,
+            config.stories,
+            languages,
+            previous_stories(output_dir),
+        )
         untranslated = [s for s in sentences if not s.english and not s.boilerplate]
         aligned = timed(
-            "align", align_and_group, embedded, untranslated, embedder, store, config, options
+            "align",
+            align_and_group,
+            embedded,
+            untranslated,
+            stories,
+            embedder,
+            store,
+            config,
+            options,
         )
         alignments = aligned.alignments
         counts = {
@@ -396,6 +450,8 @@ def run(
             "translated_new": report.mt_new,
             "translated_cached": report.mt_cached,
             "embedded_new": embedded.encoded,
+            "stories": len(stories),
+            "stories_with_several_sources": sum(1 for story in stories if len(story.sources) > 1),
             "alignments": len(alignments),
             "alignments_disagree": sum(1 for x in alignments if x.relation != "same"),
             "statements": len(aligned.statements),
@@ -422,8 +478,9 @@ def run(
                 {"file": f.file, "entries": f.entries, "skipped": dict(sorted(f.skipped.items()))}
                 for f in memory.files
             ],
+            "story_changes": [dataclasses.asdict(change) for change in story_changes],
             "seconds": seconds,
-            "result_key": result_key(sentences, rejects, options, articles),
+            "result_key": result_key(sentences, rejects, options, articles, stories),
         }
         run_dir = timed(
             "export",
@@ -437,6 +494,7 @@ def run(
             rejects,
             run_info,
             articles,
+            stories,
         )
         if corpus is not None:
             corpus.commit()

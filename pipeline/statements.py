@@ -28,6 +28,7 @@ class Statement:
     id: str
     members: tuple[Sentence, ...]
     representative: str  # the English side of the member closest to all the others
+    story: str = ""  # the story (pipeline/stories.py) its members' articles belong to
 
     @property
     def sources(self) -> tuple[str, ...]:

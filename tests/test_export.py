@@ -1,9 +1,16 @@
 import csv
 import json
 
-from pipeline.export import ALIGNMENT_COLUMNS, SENTENCE_COLUMNS, neutralise_row, write_run
+from pipeline.export import (
+    ALIGNMENT_COLUMNS,
+    SENTENCE_COLUMNS,
+    STORY_COLUMNS,
+    neutralise_row,
+    write_run,
+)
 from pipeline.records import Alignment, Reject, Sentence
 from pipeline.statements import Statement, UniqueSentence
+from pipeline.stories import Story
 
 
 def neutralise(cell):
@@ -28,7 +35,9 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     c = Sentence(
         "c.txt", "=c", 0, "@only here", lang="en", english="@only here", english_origin="original"
     )
-    statement = Statement("S0001", (a, b), "Text")
+    statement = Statement("S0001", (a, b), "Text", story="T1")
+    story = Story("T1", ("=evil.txt", "b.txt", "c.txt"), "Text", "2026-10-02", "2026-10-03",
+                  ("=c", "=src", "b"), ("en", "ru"))  # fmt: skip
     run_dir = write_run(
         tmp_path,
         "run-1",
@@ -38,6 +47,7 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
         [UniqueSentence(c)],
         [Reject("x.pdf", "unsupported")],
         {"run_id": "run-1"},
+        stories=[story],
     )
     assert run_dir == tmp_path / "run-1"
     assert (tmp_path / "latest").resolve() == run_dir.resolve()
@@ -46,14 +56,18 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     assert sentences[1] == ["'=evil.txt", "'=src", "0", "ru", "'-Текст", "Text", "tm", "false"]
     alignments = read_csv(run_dir / "alignments.csv")
     assert tuple(alignments[0]) == ALIGNMENT_COLUMNS
-    assert alignments[1][10:] == ["0.9123", "1.5000", "", "", "mutual", "same"]
+    assert alignments[1][10:] == ["0.9123", "1.5000", "", "", "mutual", "same", "T1"]
     assert read_csv(run_dir / "statements.csv")[1:] == [
-        ["S0001", "'=evil.txt", "'=src", "ru", "0", "'-Текст", "Text", "Text"],
-        ["S0001", "b.txt", "b", "en", "2", "Text", "Text", "Text"],
+        ["S0001", "'=evil.txt", "'=src", "ru", "0", "'-Текст", "Text", "Text", "T1"],
+        ["S0001", "b.txt", "b", "en", "2", "Text", "Text", "Text", "T1"],
     ]
     assert read_csv(run_dir / "coverage.csv") == [
-        ["group", "statement", "'=src", "b"],
-        ["S0001", "Text", "1", "1"],
+        ["story", "group", "statement", "'=src", "b"],
+        ["T1", "S0001", "Text", "1", "1"],
+    ]
+    assert read_csv(run_dir / "stories.csv") == [
+        list(STORY_COLUMNS),
+        ["T1", "Text", "2026-10-02", "2026-10-03", "3", "'=c; =src; b", "en; ru"],
     ]
     assert read_csv(run_dir / "unique.csv")[1] == [
         "'=c",
@@ -63,6 +77,7 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
         "'@only here",
         "'@only here",
         "0",
+        "T1",
     ]
     assert read_csv(run_dir / "rejects.csv") == [["input", "reason"], ["x.pdf", "unsupported"]]
     assert json.loads((run_dir / "run.json").read_text())["run_id"] == "run-1"
@@ -146,6 +161,8 @@ def test_alignments_csv_reads_back_exactly_and_matches_csv_writer_byte_for_byte(
     @settings(max_examples=300, deadline=None)
     @given(sentences.flatmap(links_among))
     def check(links):
+        # A story id a spreadsheet would run: neutralised like every text cell.
+        story_of = {x.a.article_id: f"=T{n}" for n, x in enumerate(links)}
         rows = [neutralise_row(ALIGNMENT_COLUMNS)]
         for x in links:
             a, b = x.a, x.b
@@ -153,9 +170,9 @@ def test_alignments_csv_reads_back_exactly_and_matches_csv_writer_byte_for_byte(
                 a.article_id, a.position, a.lang, a.text, a.english,
                 b.article_id, b.position, b.lang, b.text, b.english,
                 f"{x.cosine:.4f}", f"{x.margin:.4f}", x.only_in_a, x.only_in_b, x.method,
-                x.relation,
+                x.relation, story_of[a.article_id],
             )))  # fmt: skip
-        write_alignments(path, links)
+        write_alignments(path, links, story_of)
         assert read_csv(path) == [[str(cell) for cell in row] for row in rows]
         if not any("\r" in str(cell) for row in rows for cell in row):
             # csv.writer leaves a lone carriage return unquoted, and csv.reader then ends the

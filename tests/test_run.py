@@ -107,7 +107,7 @@ def test_rerun_on_unchanged_input_translates_and_embeds_nothing(
     assert second.counts["translated_new"] == 0 and second.counts["embedded_new"] == 0
     assert second.counts["translated_cached"] == first.counts["translated_new"]
     tables = sorted(path.name for path in first.run_dir.glob("*.csv"))
-    assert len(tables) == 7 and second.run_dir != first.run_dir
+    assert len(tables) == 8 and second.run_dir != first.run_dir
     for name in tables:
         assert (second.run_dir / name).read_bytes() == (first.run_dir / name).read_bytes()
 

@@ -1,0 +1,262 @@
+"""Stories: the articles about one event, across sources, languages and days.
+
+A corpus collected from the web holds many events at once; statements are aligned within a
+story only. Two articles are about the same event when, on their English side,
+- their article vectors (the mean of their sentences' vectors) are close: cosine at least
+  `min_cosine`, found with FAISS among each article's `neighbours` nearest;
+- they name the same people, places and organisations: of the names the article with fewer
+  names gives, at least `min_shared_names` (a share) are in the other too. Two articles on one
+  topic (two fires, two rate decisions) are close in the embedding space, but name other
+  places and people. An article that names nothing is judged by its vector alone. Where each
+  names two or more and half of the shorter list are in both, a cosine of `min_cosine_named`
+  is close enough: a short article padded with other news has a vector further off;
+- they were published at most `window_days` apart, where both give a date.
+A story is a connected component of that relation (single link, as in nearest-neighbour first
+story detection: Allan, Papka & Lavrenko 1998, "On-line new event detection and tracking";
+Petrovic, Osborne & Lavrenko 2010, "Streaming first story detection with application to
+Twitter"). Components do not depend on the order articles came in.
+
+Story ids are stable across runs: a story takes the id its articles had in the previous run
+(OUTPUT/latest/articles.csv). When articles of several earlier stories meet, the story keeps the
+oldest id (the one whose first article was published first) and the merge is logged; when an
+earlier story's articles fall apart, its largest part keeps the id and the split is logged. A
+story none of whose articles had an id is named after its first article: the id depends on the
+articles alone.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import faiss
+import numpy as np
+
+from pipeline.config import StoriesConfig
+from pipeline.records import Article, Sentence
+from pipeline.relation import names
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Story:
+    """One event and the articles about it, earliest first."""
+
+    id: str
+    articles: tuple[str, ...]  # article ids, by (published, id)
+    title: str  # the headline (or, without one, the first sentence) of its most central article
+    first_published: str  # as the articles state it; "" when none does
+    last_published: str
+    sources: tuple[str, ...]
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoryChange:
+    """A merge (earlier stories `others` joined story `kept`) or a split (story `kept` lost
+    articles to the new stories `others`), for the run's log and run.json."""
+
+    kind: str  # "merge" or "split"
+    kept: str
+    others: tuple[str, ...]
+
+
+def parse_published(text: str) -> datetime | None:
+    """A publication date as pages and feeds write it: ISO 8601 ("2026-11-30",
+    "2026-11-30T08:00:00Z") or RFC 2822 ("Mon, 30 Nov 2026 08:00:00 GMT"); None when it is
+    neither. A date without a zone is taken as UTC."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def story_id(first_article: str) -> str:
+    """The id of a story first seen with this article: "T" and 10 hex digits of its hash."""
+    return "T" + hashlib.sha256(first_article.encode()).hexdigest()[:10]
+
+
+def group_stories(
+    articles: Sequence[Article],
+    sentences: Sequence[Sentence],
+    vectors: np.ndarray,
+    config: StoriesConfig,
+    languages: Mapping[str, str],
+    previous: Mapping[str, str] | None = None,
+) -> tuple[list[Story], list[StoryChange]]:
+    """Group `articles` into stories; returns the stories, earliest first, and the merges and
+    splits of the `previous` ones.
+
+    `sentences` are those embedded (an English side, not boilerplate), `vectors` their
+    unit-length embeddings (|sentences| x dim, float32), row for row. `languages` maps article
+    id to its language, `previous` article id to its story id in the last run. An article with
+    no embedded sentence (all of them in a language that was not translated) is a story of its
+    own. Raises ValueError when sentences and vectors differ in number.
+    """
+    if len(vectors) != len(sentences):
+        raise ValueError(f"{len(sentences)} sentences but {len(vectors)} vectors")
+    previous = previous or {}
+    published = {a.id: parse_published(a.published) for a in articles}
+    order = sorted(articles, key=lambda a: (_sort_date(published[a.id]), a.id))
+    number = {a.id: n for n, a in enumerate(order)}
+
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for row, sentence in enumerate(sentences):
+        if sentence.article_id in number:
+            rows_of[sentence.article_id].append(row)
+    embedded = [a.id for a in order if rows_of[a.id]]
+    means = np.zeros((len(embedded), vectors.shape[1] if vectors.ndim == 2 else 0), "float32")
+    for n, article in enumerate(embedded):
+        mean = vectors[rows_of[article]].mean(axis=0)
+        means[n] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    names_of = {
+        article: frozenset().union(*(names(sentences[r].english) for r in rows_of[article]))
+        for article in embedded
+    }
+
+    parent = {a.id: a.id for a in order}
+
+    def root(article: str) -> str:
+        while parent[article] != article:
+            parent[article] = parent[parent[article]]
+            article = parent[article]
+        return article
+
+    for first, second, cosine in _close_pairs(embedded, means, config):
+        if _same_event(names_of[first], names_of[second], cosine, config) and _in_window(
+            published[first], published[second], config.window_days
+        ):
+            a, b = root(first), root(second)
+            if a != b:  # the earlier article is the root: a component's root is its first
+                parent[max(a, b, key=number.__getitem__)] = min(a, b, key=number.__getitem__)
+
+    members: dict[str, list[str]] = defaultdict(list)
+    for article in order:  # in order: each component's list is earliest first
+        members[root(article.id)].append(article.id)
+    ids, changes = _name_stories(list(members.values()), previous, number)
+    by_id = {a.id: a for a in articles}
+    stories = [
+        _story(ids[n], group, by_id, published, languages, sentences, rows_of, means, embedded)
+        for n, group in enumerate(members.values())
+    ]
+    for change in changes:
+        log.info("story %s: %s with %s", change.kept, change.kind, ", ".join(change.others))
+    return stories, changes
+
+
+def _sort_date(moment: datetime | None) -> datetime:
+    # Undated articles after dated ones: "first" means first published, as far as known.
+    return moment or datetime.max.replace(tzinfo=UTC)
+
+
+def _close_pairs(
+    embedded: list[str], means: np.ndarray, config: StoriesConfig
+) -> list[tuple[str, str, float]]:
+    """Article pairs, with their cosine, whose vectors are among each other's nearest and at
+    least the lower of min_cosine and min_cosine_named apart."""
+    if len(embedded) < 2:
+        return []
+    index = faiss.IndexFlatIP(means.shape[1])
+    index.add(means)
+    scores, ids = index.search(means, min(config.neighbours + 1, len(embedded)))
+    floor = min(config.min_cosine, config.min_cosine_named)
+    pairs: dict[tuple[int, int], float] = {}
+    for own, (row_scores, row_ids) in enumerate(zip(scores, ids, strict=True)):
+        for score, other in zip(row_scores, row_ids, strict=True):
+            if other >= 0 and other != own and score >= floor:
+                pairs[min(own, int(other)), max(own, int(other))] = float(score)
+    return [(embedded[a], embedded[b], pairs[a, b]) for a, b in sorted(pairs)]
+
+
+def _same_event(
+    first: frozenset[str], second: frozenset[str], cosine: float, config: StoriesConfig
+) -> bool:
+    if not first or not second:
+        return cosine >= config.min_cosine  # nothing named: the vectors alone decide
+    shared = len(first & second) / min(len(first), len(second))
+    if min(len(first), len(second)) >= 2 and shared >= 0.5:
+        return cosine >= min(config.min_cosine, config.min_cosine_named)
+    return cosine >= config.min_cosine and shared >= config.min_shared_names
+
+
+def _in_window(first: datetime | None, second: datetime | None, days: float) -> bool:
+    if first is None or second is None:
+        return True
+    return abs((first - second).total_seconds()) <= days * 86400
+
+
+def _name_stories(
+    groups: list[list[str]], previous: Mapping[str, str], number: Mapping[str, int]
+) -> tuple[list[str], list[StoryChange]]:
+    """Each group's story id (see the module docstring), and the merges and splits."""
+    # (earliest article of earlier story `old` in group n, old, n): the earliest article still
+    # here decides which earlier story is older, and which part of a split one keeps its id.
+    claims = sorted(
+        (min(number[a] for a in group if previous.get(a) == old), old, n)
+        for n, group in enumerate(groups)
+        for old in {previous[a] for a in group if a in previous}
+    )
+    ids: dict[int, str] = {}
+    for _, old, n in claims:
+        if old not in ids.values() and n not in ids:
+            ids[n] = old
+    kept = set(ids.values())
+    changes = []
+    for n, group in enumerate(groups):
+        ids.setdefault(n, story_id(group[0]))
+        olds = {previous[a] for a in group if a in previous}
+        if merged := sorted(olds - kept):
+            changes.append(StoryChange("merge", ids[n], tuple(merged)))
+    split_into: dict[str, list[str]] = defaultdict(list)
+    for n, group in enumerate(groups):
+        for old in {previous[a] for a in group if a in previous} & kept:
+            if ids[n] != old:
+                split_into[old].append(ids[n])
+    changes += [StoryChange("split", old, tuple(sorted(new))) for old, new in split_into.items()]
+    return [ids[n] for n in range(len(groups))], changes
+
+
+def _story(
+    story: str,
+    group: list[str],
+    by_id: Mapping[str, Article],
+    published: Mapping[str, datetime | None],
+    languages: Mapping[str, str],
+    sentences: Sequence[Sentence],
+    rows_of: Mapping[str, list[int]],
+    means: np.ndarray,
+    embedded: list[str],
+) -> Story:
+    dated = sorted((published[a], by_id[a].published) for a in group if published[a] is not None)
+    row_of = {article: n for n, article in enumerate(embedded)}
+    central = group[0]
+    inside = [a for a in group if a in row_of]
+    if inside:
+        block = means[[row_of[a] for a in inside]]
+        central = inside[int(np.argmax((block @ block.T).sum(axis=1)))]
+    title = by_id[central].title.strip()
+    if not title or languages.get(central, "en") != "en":
+        first = rows_of.get(central)
+        title = sentences[first[0]].english if first else title
+    return Story(
+        story,
+        tuple(group),
+        title,
+        dated[0][1] if dated else "",
+        dated[-1][1] if dated else "",
+        tuple(sorted({by_id[a].source for a in group})),
+        tuple(sorted({languages[a] for a in group if a in languages})),
+    )

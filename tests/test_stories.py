@@ -1,0 +1,164 @@
+"""Stories (pipeline/stories.py): unrelated events kept apart, ids stable across runs, and the
+seed pages as one story among other news, as a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import alignment as alignment_bench
+from pipeline.config import StoriesConfig
+from pipeline.records import Article, Sentence
+from pipeline.stories import group_stories, parse_published, story_id
+
+ROOT = Path(__file__).resolve().parents[1]
+PARALLAX = Path(sys.executable).parent / "parallax"
+CONFIG = StoriesConfig()
+
+
+def direction(seed: int, dim: int = 16) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=dim)
+    return vector / np.linalg.norm(vector)
+
+
+def corpus(spec: list[tuple[str, str, int, str, str]]) -> tuple[list, list, np.ndarray]:
+    """Articles of one sentence each: (id, source, event, names, published). Articles of one
+    event get nearby vectors, of another event far ones."""
+    articles, sentences, rows = [], [], []
+    for n, (article, source, event, names, published) in enumerate(spec):
+        articles.append(Article(article, "text", source, published=published))
+        sentences.append(Sentence(article, source, 0, "x", "en", f"Reports say {names} met."))
+        noisy = direction(event) + 0.15 * direction(1000 + n)
+        rows.append(noisy / np.linalg.norm(noisy))
+    return articles, sentences, np.array(rows, dtype="float32")
+
+
+def stories_of(spec, previous=None, config=CONFIG):
+    articles, sentences, vectors = corpus(spec)
+    languages = {a.id: "en" for a in articles}
+    return group_stories(articles, sentences, vectors, config, languages, previous)
+
+
+def test_articles_of_two_events_are_two_stories_earliest_first():
+    stories, changes = stories_of([
+        ("a1", "A", 1, "Marenburg and Veltava", "2026-10-03T08:00:00Z"),
+        ("b1", "B", 2, "Ostria and Lena Marsh", "2026-10-02"),
+        ("a2", "B", 1, "Veltava, Marenburg", "Sat, 03 Oct 2026 10:00:00 GMT"),
+        ("b2", "A", 2, "Lena Marsh", "2026-10-02T12:00:00+02:00"),
+    ])  # fmt: skip
+    assert [story.articles for story in stories] == [("b1", "b2"), ("a1", "a2")]
+    assert stories[0].id == story_id("b1")  # named after its first article
+    assert stories[0].first_published == "2026-10-02"
+    assert stories[0].last_published == "2026-10-02T12:00:00+02:00"
+    assert stories[1].sources == ("A", "B") and stories[1].languages == ("en",)
+    assert changes == []
+
+
+def test_close_vectors_naming_other_places_are_other_events():
+    """Two fires: close in the embedding space, but at other places."""
+    stories, _ = stories_of([
+        ("f1", "A", 1, "Mirela", "2026-10-01"),
+        ("f2", "B", 1, "Serra Alta", "2026-10-01"),
+    ])  # fmt: skip
+    assert len(stories) == 2
+
+
+def test_articles_published_further_apart_than_the_window_are_other_stories():
+    spec = [("e1", "A", 1, "Ostria", "2026-01-05"), ("e2", "B", 1, "Ostria", "2026-03-05")]
+    assert len(stories_of(spec)[0]) == 2
+    assert len(stories_of(spec, config=StoriesConfig(window_days=90))[0]) == 1
+
+
+def test_a_story_keeps_its_id_when_it_grows_and_the_older_id_when_two_merge():
+    first = [("a1", "A", 1, "Veltava", "2026-10-02"), ("a2", "B", 1, "Veltava", "2026-10-03")]
+    (story,), _ = stories_of(first)
+    # A later article with an earlier date would give the story another first article: the
+    # id it had stays.
+    grown, _ = stories_of([*first, ("a0", "C", 1, "Veltava", "2026-10-01")],
+                          previous={"a1": story.id, "a2": story.id})  # fmt: skip
+    assert [(s.id, s.articles) for s in grown] == [(story.id, ("a0", "a1", "a2"))]
+
+    previous = {"a1": "T-old", "a2": "T-new"}  # two stories the last run kept apart
+    merged, changes = stories_of(first, previous=previous)
+    assert [s.id for s in merged] == ["T-old"]
+    assert [(c.kind, c.kept, c.others) for c in changes] == [("merge", "T-old", ("T-new",))]
+
+
+def test_a_split_story_keeps_its_id_for_the_part_with_its_first_article():
+    spec = [("a1", "A", 1, "Veltava", "2026-10-02"), ("b1", "B", 2, "Ostria", "2026-10-03")]
+    stories, changes = stories_of(spec, previous={"a1": "T-old", "b1": "T-old"})
+    assert [s.id for s in stories] == ["T-old", story_id("b1")]
+    assert [(c.kind, c.kept, c.others) for c in changes] == [("split", "T-old", (story_id("b1"),))]
+
+
+def test_an_article_with_no_english_side_is_a_story_of_its_own():
+    articles, sentences, vectors = corpus([("a1", "A", 1, "Veltava", ""),
+                                           ("a2", "B", 1, "Veltava", "")])  # fmt: skip
+    articles.append(Article("de1", "Auf Deutsch.", "C"))
+    languages = {"a1": "en", "a2": "en", "de1": "de"}
+    stories, _ = group_stories(articles, sentences, vectors, CONFIG, languages)
+    assert [(s.articles, s.languages) for s in stories] == [(("a1", "a2"), ("en",)),
+                                                            (("de1",), ("de",))]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2026-10-03", "2026-10-03T00:00:00+00:00"),
+        ("2026-10-03T09:10:00+02:00", "2026-10-03T09:10:00+02:00"),
+        ("Sat, 03 Oct 2026 10:00:00 GMT", "2026-10-03T10:00:00+00:00"),
+        ("yesterday", None),
+        ("", None),
+    ],
+)
+def test_publication_dates_are_read_as_pages_and_feeds_write_them(text, iso):
+    moment = parse_published(text)
+    assert (moment.isoformat() if moment else None) == iso
+
+
+def test_the_seed_pages_are_one_story_among_other_news_and_nothing_joins_them(seeds_dir, tmp_path):
+    """The five seed pages (one event, as scraped) mixed with the sample corpus (another
+    event, three languages) and the paraphrase gold's articles (32 other events, some on the
+    same topics), run as a user would: `parallax run`."""
+    corpus_dir = tmp_path / "in"
+    for page in seeds_dir.glob("*.txt"):  # a folder, so a source, each
+        outlet = corpus_dir / f"seed-{page.name[:3]}"
+        outlet.mkdir(parents=True)
+        shutil.copyfile(page, outlet / page.name)
+    shutil.copytree(ROOT / "data" / "sample" / "articles", corpus_dir, dirs_exist_ok=True)
+    shutil.copytree(ROOT / "tests" / "gold" / "paraphrase", corpus_dir, dirs_exist_ok=True)
+    memory = alignment_bench.seeds_memory(tmp_path / "seeds.tsv")
+    done = subprocess.run(
+        [str(PARALLAX), "run", "--input", str(corpus_dir), "--output", str(tmp_path / "out"),
+         "--cache-dir", str(tmp_path / "cache"), "--tm", str(memory),
+         "--tm", str(ROOT / "data" / "sample" / "tm.tsv")],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    latest = tmp_path / "out" / "latest"
+    with (latest / "articles.csv").open(encoding="utf-8", newline="") as handle:
+        story_of = {row["article"]: row["story"] for row in csv.DictReader(handle)}
+    seeds = {story for article, story in story_of.items() if article.startswith("seed-")}
+    assert len(seeds) == 1, seeds
+    (seed_story,) = seeds
+    assert sorted(a for a, s in story_of.items() if s == seed_story) == sorted(
+        a for a in story_of if a.startswith("seed-")
+    )
+    sample = {story_of[f"{p.parent.name}/{p.name}"]
+              for p in (ROOT / "data" / "sample" / "articles").glob("*/*.txt")}  # fmt: skip
+    assert len(sample) == 1 and seed_story not in sample
+    with (latest / "alignments.csv").open(encoding="utf-8", newline="") as handle:
+        links = list(csv.DictReader(handle))
+    assert links and all(
+        story_of[link["article_a"]] == story_of[link["article_b"]] == link["story"]
+        for link in links
+    )
+    with (latest / "stories.csv").open(encoding="utf-8", newline="") as handle:
+        rows = {row["story"]: row for row in csv.DictReader(handle)}
+    assert rows[seed_story]["articles"] == "5" and "ru" in rows[seed_story]["languages"]
