@@ -43,6 +43,8 @@ def mixed_corpus(folder: Path) -> tuple[dict[str, str], list[Path]]:
             shutil.copyfile(page, outlet / page.name)
             event_of[f"{outlet.name}/{page.name}"] = "seeds"
         memories.append(seeds_memory(folder.parent / "seeds.tsv"))
+    else:
+        print(f"{SEEDS} is absent: the seed pages are left out")
     shutil.copytree(SAMPLE / "articles", folder, dirs_exist_ok=True)
     shutil.copytree(GOLD / "paraphrase", folder, dirs_exist_ok=True)
     for path in (GOLD / "paraphrase").glob("*/*.txt"):

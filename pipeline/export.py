@@ -188,7 +188,7 @@ def previous_stories(output_dir: Path) -> dict[str, str]:
                 for row in csv.DictReader(f)
                 if row.get("story")
             }
-    except (OSError, csv.Error, KeyError):
+    except (OSError, ValueError, csv.Error, KeyError):  # ValueError: not UTF-8
         return {}
 
 

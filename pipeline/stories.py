@@ -19,9 +19,10 @@ Twitter"). Components do not depend on the order articles came in.
 Story ids are stable across runs: a story takes the id its articles had in the previous run
 (OUTPUT/latest/articles.csv). When articles of several earlier stories meet, the story keeps the
 oldest id (the one whose first article was published first) and the merge is logged; when an
-earlier story's articles fall apart, its largest part keeps the id and the split is logged. A
-story none of whose articles had an id is named after its first article: the id depends on the
-articles alone.
+earlier story's articles fall apart, the part with its first article keeps the id and the
+split is logged. A story none of whose articles had an id is named after its first article (or,
+where that id is already another story's, after the next of its articles whose id is free):
+the id depends on the articles alone.
 """
 
 from __future__ import annotations
@@ -214,9 +215,15 @@ def _name_stories(
         if old not in ids.values() and n not in ids:
             ids[n] = old
     kept = set(ids.values())
+    taken = set(kept)
     changes = []
     for n, group in enumerate(groups):
-        ids.setdefault(n, story_id(group[0]))
+        if n not in ids:
+            # An article that left and came back may start a story under the id an earlier
+            # story keeps: ids stay unique.
+            free = (story_id(a) for a in [*group, *(f"{group[0]}#{k}" for k in range(1, 99))])
+            ids[n] = next(i for i in free if i not in taken)
+        taken.add(ids[n])
         olds = {previous[a] for a in group if a in previous}
         if merged := sorted(olds - kept):
             changes.append(StoryChange("merge", ids[n], tuple(merged)))
@@ -250,7 +257,9 @@ def _story(
     title = by_id[central].title.strip()
     if not title or languages.get(central, "en") != "en":
         first = rows_of.get(central)
-        title = sentences[first[0]].english if first else title
+        # No English side at all: its own headline, or first line, in its language.
+        lines = [line.strip() for line in by_id[central].text.splitlines() if line.strip()]
+        title = sentences[first[0]].english if first else title or (lines[0] if lines else "")
     return Story(
         story,
         tuple(group),

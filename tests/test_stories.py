@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks import alignment as alignment_bench
 from pipeline.config import StoriesConfig
+from pipeline.export import previous_stories
 from pipeline.records import Article, Sentence
 from pipeline.stories import group_stories, parse_published, story_id
 
@@ -162,3 +163,28 @@ def test_the_seed_pages_are_one_story_among_other_news_and_nothing_joins_them(se
     with (latest / "stories.csv").open(encoding="utf-8", newline="") as handle:
         rows = {row["story"]: row for row in csv.DictReader(handle)}
     assert rows[seed_story]["articles"] == "5" and "ru" in rows[seed_story]["languages"]
+
+
+def test_an_article_that_comes_back_as_another_story_gets_an_id_of_its_own():
+    """a1 left, a2 kept the story named after a1; a1 returns about another event."""
+    spec = [("a1", "A", 2, "Ostria", "2026-10-01"), ("a2", "B", 1, "Veltava", "2026-10-02")]
+    stories, _ = stories_of(spec, previous={"a2": story_id("a1")})
+    assert sorted(s.articles for s in stories) == [("a1",), ("a2",)]
+    assert len({s.id for s in stories}) == 2
+    assert {s.id: s.articles for s in stories}[story_id("a1")] == ("a2",)
+
+
+def test_a_story_with_no_english_side_takes_its_title_from_its_own_text():
+    articles = [Article("ru1", "Прорыв дамбы.\nВторая строка.", "C")]
+    empty = np.zeros((0, 16), dtype="float32")
+    (story,), _ = group_stories(articles, [], empty, CONFIG, {"ru1": "ru"})
+    assert story.title == "Прорыв дамбы."
+
+
+def test_previous_story_ids_that_cannot_be_read_are_none(tmp_path):
+    (tmp_path / "run-1").mkdir()
+    (tmp_path / "latest").symlink_to("run-1")
+    (tmp_path / "run-1" / "articles.csv").write_bytes(b"article,story\n\xff\xfe bad,Tabc\n")
+    assert previous_stories(tmp_path) == {}
+    (tmp_path / "run-1" / "articles.csv").write_text("article,story\n'=a.txt,T1\n")
+    assert previous_stories(tmp_path) == {"=a.txt": "T1"}
