@@ -10,13 +10,20 @@ import re
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline.records import Alignment, Article, Reject, Sentence
-from pipeline.statements import Statement, UniqueSentence, coverage_matrix
-from pipeline.stories import Story
+from pipeline.statements import (
+    Statement,
+    UniqueSentence,
+    carriers_in_order,
+    coverage_matrix,
+    lag_hours,
+)
+from pipeline.stories import Story, parse_published
 
 SENTENCE_COLUMNS = (
     "article",
@@ -35,7 +42,7 @@ ALIGNMENT_COLUMNS = (
 )  # fmt: skip
 STATEMENT_COLUMNS = (
     "group", "article", "source", "lang", "position", "original", "english", "representative",
-    "story",
+    "story", "first_source", "first_published", "lag_hours",
 )  # fmt: skip
 UNIQUE_COLUMNS = (
     "source", "article", "position", "lang", "original", "english", "unchecked", "story",
@@ -44,6 +51,7 @@ REJECT_COLUMNS = ("input", "reason")
 ARTICLE_COLUMNS = ("article", "source", "url", "title", "published", "lang", "sentences", "story")
 STORY_COLUMNS = (
     "story", "title", "first_published", "last_published", "articles", "sources", "languages",
+    "first_source", "later_sources",
 )  # fmt: skip
 
 
@@ -154,27 +162,68 @@ def _csv_line(cells: Sequence[Any]) -> str:
     )
 
 
-def statement_rows(statements: Iterable[Statement]) -> Iterable[tuple]:
+def statement_rows(
+    statements: Iterable[Statement],
+    published: Mapping[str, datetime | None],
+    stated: Mapping[str, str] | None = None,
+) -> Iterable[tuple]:
+    """A row per member, first carrier first, with the statement's provenance: the source
+    that carried it first, when (as its article states it: `stated`, article id -> text), and
+    how many hours later each member's article came."""
+    stated = stated or {}
     for statement in statements:
-        for m in statement.members:
+        members = carriers_in_order(statement, published)
+        first = members[0]
+        for m in members:
+            lag = lag_hours(m, first, published)
             yield (
                 statement.id, m.article_id, m.source, m.lang, m.position, m.text, m.english,
-                statement.representative, statement.story,
+                statement.representative, statement.story, first.source,
+                stated.get(first.article_id, "") if published.get(first.article_id) else "",
+                "" if lag is None else f"{lag:.1f}",
             )  # fmt: skip
 
 
-def coverage_table(statements: list[Statement]) -> tuple[tuple[str, ...], list[list[Any]]]:
+def coverage_table(
+    statements: list[Statement], story_sources: Mapping[str, Sequence[str]]
+) -> tuple[tuple[str, ...], list[list[Any]]]:
+    """A row per statement, a column per source: how many of its sentences carry it; empty
+    where the source has no article in the statement's story (it could not have carried it),
+    0 where it covered the story and left the statement out."""
     sources = sorted({source for statement in statements for source in statement.sources})
     rows = coverage_matrix(statements, sources)
-    table = [[s.story, *(row[c] for c in row)] for s, row in zip(statements, rows, strict=True)]
+    table = []
+    for statement, row in zip(statements, rows, strict=True):
+        covered = set(story_sources.get(statement.story, sources))
+        table.append(
+            [statement.story, row["group"], row["statement"]]
+            + [row[source] if source in covered else "" for source in sources]
+        )
     return ("story", "group", "statement", *sources), table
 
 
-def story_rows(stories: Iterable[Story]) -> Iterator[tuple]:
+def story_rows(
+    stories: Iterable[Story],
+    source_of: Mapping[str, str],
+    published: Mapping[str, datetime | None],
+) -> Iterator[tuple]:
+    """A row per story, with its provenance: the source of its first article, and for each
+    other source how many hours after that its first article came ("(undated)" without a
+    date)."""
     for story in stories:
+        first = story.articles[0]
+        later: dict[str, str] = {}
+        for article in story.articles[1:]:
+            source = source_of.get(article, "")
+            if source == source_of.get(first) or source in later:
+                continue
+            mine, theirs = published.get(article), published.get(first)
+            hours = (mine - theirs).total_seconds() / 3600 if mine and theirs else None
+            later[source] = "(undated)" if hours is None else f"+{hours:.1f} h"
         yield (
             story.id, story.title, story.first_published, story.last_published,
             len(story.articles), "; ".join(story.sources), "; ".join(story.languages),
+            source_of.get(first, ""), "; ".join(f"{s} {lag}" for s, lag in later.items()),
         )  # fmt: skip
 
 
@@ -187,6 +236,19 @@ def previous_stories(output_dir: Path) -> dict[str, str]:
                 plain_cell(row["article"]): row["story"]
                 for row in csv.DictReader(f)
                 if row.get("story")
+            }
+    except (OSError, ValueError, csv.Error, KeyError):  # ValueError: not UTF-8
+        return {}
+
+
+def previous_statements(output_dir: Path) -> dict[tuple[str, str], str]:
+    """Each member sentence's statement in the latest run (OUTPUT/latest/statements.csv), by
+    (article id, original text): {} when there is none or it cannot be read."""
+    try:
+        with (output_dir / "latest" / "statements.csv").open(encoding="utf-8", newline="") as f:
+            return {
+                (plain_cell(row["article"]), plain_cell(row["original"])): row["group"]
+                for row in csv.DictReader(f)
             }
     except (OSError, ValueError, csv.Error, KeyError):  # ValueError: not UTF-8
         return {}
@@ -212,14 +274,18 @@ def write_run(
     output_dir.mkdir(mode=RUN_FOLDER_MODE, parents=True, exist_ok=True)
     staging = output_dir / f".{run_id}.partial"
     story_of = {article: story.id for story in stories for article in story.articles}
+    published = {a.id: parse_published(a.published) for a in articles}
+    stated = {a.id: a.published for a in articles}
+    source_of = {a.id: a.source for a in articles}
+    story_sources = {story.id: story.sources for story in stories}
     # Each table, and how to write it to a path.
     tables: dict[str, Callable[[Path], None]] = {
         "sentences.csv": lambda path: write_csv(path, SENTENCE_COLUMNS, sentence_rows(sentences)),
         "alignments.csv": lambda path: write_alignments(path, alignments, story_of),
         "statements.csv": lambda path: write_csv(
-            path, STATEMENT_COLUMNS, statement_rows(statements)
+            path, STATEMENT_COLUMNS, statement_rows(statements, published, stated)
         ),
-        "coverage.csv": lambda path: write_csv(path, *coverage_table(statements)),
+        "coverage.csv": lambda path: write_csv(path, *coverage_table(statements, story_sources)),
         "unique.csv": lambda path: write_csv(
             path,
             UNIQUE_COLUMNS,
@@ -243,7 +309,9 @@ def write_run(
         "articles.csv": lambda path: write_csv(
             path, ARTICLE_COLUMNS, article_rows(articles, sentences, story_of)
         ),
-        "stories.csv": lambda path: write_csv(path, STORY_COLUMNS, story_rows(stories)),
+        "stories.csv": lambda path: write_csv(
+            path, STORY_COLUMNS, story_rows(stories, source_of, published)
+        ),
     }
     same_tables = previous_tables(output_dir, run_info.get("result_key"), list(tables))
     started = time.perf_counter()

@@ -33,14 +33,26 @@ from pipeline.boilerplate import mark_boilerplate
 from pipeline.config import Config
 from pipeline.corpus import Corpus
 from pipeline.embed import Embedder, embed_texts
-from pipeline.export import RUN_FOLDER_MODE, article_languages, previous_stories, write_run
+from pipeline.export import (
+    RUN_FOLDER_MODE,
+    article_languages,
+    previous_statements,
+    previous_stories,
+    write_run,
+)
 from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
 from pipeline.normalise import normalise_text
 from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence, text_hash
-from pipeline.statements import Statement, UniqueSentence, group_statements, unique_sentences
+from pipeline.statements import (
+    Statement,
+    UniqueSentence,
+    group_statements,
+    name_statements,
+    unique_sentences,
+)
 from pipeline.store import Store
-from pipeline.stories import Story, group_stories
+from pipeline.stories import Story, group_stories, parse_published
 from pipeline.translate import (
     load_translators,
     missing_models,
@@ -243,14 +255,18 @@ def align_and_group(
     embedded: Embedded,
     untranslated: list[Sentence],
     stories: list[Story],
+    published: dict[str, datetime | None],
     embedder: Embedder,
     store: Store,
     config: Config,
     options: str,
+    output_dir: Path,
 ) -> Aligned:
     """Within each story: links between articles, statement groups and the sentences no other
     source carries (each with how many `untranslated` sentences of the story it could not be
-    compared with). Statements are numbered across stories, in story order.
+    compared with). Statements are in story order, each keeping its id from the latest run in
+    `output_dir`, or named after its first carrier (name_statements; `published`: article id
+    -> publication date, None when undated).
 
     `options` (align_options()) keys the link cache.
     """
@@ -284,10 +300,7 @@ def align_and_group(
         alignments += links
         statements += [dataclasses.replace(g, story=story.id) for g in groups]
         unique += unique_sentences(sentences, groups, links, untranslated_of[story.id] + unplaced)
-    statements = [
-        dataclasses.replace(statement, id=f"S{number:04d}")
-        for number, statement in enumerate(statements, start=1)
-    ]
+    statements = name_statements(statements, published, previous_statements(output_dir))
     return Aligned(alignments, statements, unique)
 
 
@@ -431,10 +444,12 @@ def run(
             embedded,
             untranslated,
             stories,
+            {a.id: parse_published(a.published) for a in articles},
             embedder,
             store,
             config,
             options,
+            output_dir,
         )
         alignments = aligned.alignments
         counts = {

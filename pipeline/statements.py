@@ -11,8 +11,12 @@ or a vaguer one that is close to both.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import dataclasses
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -171,6 +175,64 @@ def unique_sentences(
         UniqueSentence(s, total - untranslated_in[s.source])
         for s in sorted(alone, key=lambda s: (s.source, s.article_id, s.position))
     ]
+
+
+def carriers_in_order(
+    statement: Statement, published: Mapping[str, datetime | None]
+) -> list[Sentence]:
+    """The statement's members, first carrier first: by their article's publication date
+    (`published`: article id -> date, None when it states none; undated articles last), then
+    article id and position."""
+    latest = datetime.max.replace(tzinfo=UTC)
+    return sorted(
+        statement.members,
+        key=lambda m: (published.get(m.article_id) or latest, m.article_id, m.position),
+    )
+
+
+def statement_id(first: Sentence) -> str:
+    """A new statement's id, from its first carrier's article and words: "S" and 10 hex
+    digits. It depends on the statement's content alone, not on the order of the run."""
+    key = f"{first.article_id}\x1f{first.text}".encode()
+    return "S" + hashlib.sha256(key).hexdigest()[:10]
+
+
+def name_statements(
+    statements: list[Statement],
+    published: Mapping[str, datetime | None],
+    previous: Mapping[tuple[str, str], str],
+) -> list[Statement]:
+    """`statements` with their ids: the id most of its members' sentences had in the last run
+    (`previous`: (article id, original text) -> id), where no earlier statement took it; else
+    statement_id() of its first carrier. So a statement keeps its id when later articles join
+    it, however their dates compare, and ids stay unique."""
+    taken: set[str] = set()
+    named = []
+    for statement in statements:
+        old = Counter(
+            previous[key]
+            for key in ((m.article_id, m.text) for m in statement.members)
+            if key in previous
+        )
+        free = [i for i, _ in old.most_common() if i not in taken]
+        fresh = (statement_id(m) for m in carriers_in_order(statement, published))
+        new = free[0] if free else next((i for i in fresh if i not in taken), None)
+        if new is None:  # every member's id taken: a suffix keeps it unique
+            new = statement_id(dataclasses.replace(statement.members[0], text=f"#{len(named)}"))
+        taken.add(new)
+        named.append(dataclasses.replace(statement, id=new))
+    return named
+
+
+def lag_hours(
+    member: Sentence, first: Sentence, published: Mapping[str, datetime | None]
+) -> float | None:
+    """How many hours after the first carrier's article `member`'s was published; None when
+    either states no date."""
+    mine, theirs = published.get(member.article_id), published.get(first.article_id)
+    if mine is None or theirs is None:
+        return None
+    return (mine - theirs).total_seconds() / 3600
 
 
 def coverage_matrix(statements: list[Statement], sources: list[str]) -> list[dict[str, object]]:

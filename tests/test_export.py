@@ -5,10 +5,11 @@ from pipeline.export import (
     ALIGNMENT_COLUMNS,
     SENTENCE_COLUMNS,
     STORY_COLUMNS,
+    coverage_table,
     neutralise_row,
     write_run,
 )
-from pipeline.records import Alignment, Reject, Sentence
+from pipeline.records import Alignment, Article, Reject, Sentence
 from pipeline.statements import Statement, UniqueSentence
 from pipeline.stories import Story
 
@@ -47,6 +48,11 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
         [UniqueSentence(c)],
         [Reject("x.pdf", "unsupported")],
         {"run_id": "run-1"},
+        articles=[
+            Article("=evil.txt", "-Текст", "=src", published="2026-10-02T08:00:00Z"),
+            Article("b.txt", "Text", "b", published="Fri, 02 Oct 2026 11:30:00 GMT"),
+            Article("c.txt", "@only here", "=c"),
+        ],
         stories=[story],
     )
     assert run_dir == tmp_path / "run-1"
@@ -58,16 +64,28 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     assert tuple(alignments[0]) == ALIGNMENT_COLUMNS
     assert alignments[1][10:] == ["0.9123", "1.5000", "", "", "mutual", "same", "T1"]
     assert read_csv(run_dir / "statements.csv")[1:] == [
-        ["S0001", "'=evil.txt", "'=src", "ru", "0", "'-Текст", "Text", "Text", "T1"],
-        ["S0001", "b.txt", "b", "en", "2", "Text", "Text", "Text", "T1"],
-    ]
+        ["S0001", "'=evil.txt", "'=src", "ru", "0", "'-Текст", "Text", "Text", "T1", "'=src",
+         "2026-10-02T08:00:00Z", "0.0"],
+        ["S0001", "b.txt", "b", "en", "2", "Text", "Text", "Text", "T1", "'=src",
+         "2026-10-02T08:00:00Z", "3.5"],
+    ]  # fmt: skip
     assert read_csv(run_dir / "coverage.csv") == [
         ["story", "group", "statement", "'=src", "b"],
         ["T1", "S0001", "Text", "1", "1"],
     ]
     assert read_csv(run_dir / "stories.csv") == [
         list(STORY_COLUMNS),
-        ["T1", "Text", "2026-10-02", "2026-10-03", "3", "'=c; =src; b", "en; ru"],
+        [
+            "T1",
+            "Text",
+            "2026-10-02",
+            "2026-10-03",
+            "3",
+            "'=c; =src; b",
+            "en; ru",
+            "'=src",
+            "b +3.5 h; =c (undated)",
+        ],
     ]
     assert read_csv(run_dir / "unique.csv")[1] == [
         "'=c",
@@ -82,6 +100,19 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     assert read_csv(run_dir / "rejects.csv") == [["input", "reason"], ["x.pdf", "unsupported"]]
     assert json.loads((run_dir / "run.json").read_text())["run_id"] == "run-1"
     assert not list(tmp_path.glob(".*.partial")) and not list(run_dir.glob(".*.tmp"))
+
+
+def test_coverage_leaves_a_source_empty_where_it_did_not_cover_the_story():
+    a = Sentence("a.txt", "a", 0, "One.", english="One.")
+    b = Sentence("b.txt", "b", 0, "One.", english="One.")
+    c = Sentence("c.txt", "c", 0, "Two.", english="Two.")
+    d = Sentence("d.txt", "d", 0, "Two.", english="Two.")
+    statements = [Statement("S1", (a, b), "One.", story="T1"),
+                  Statement("S2", (c, d), "Two.", story="T2")]  # fmt: skip
+    # Source c covered story T1 too, and left S1 out: 0. Source d never covered T1: empty.
+    columns, rows = coverage_table(statements, {"T1": ("a", "b", "c"), "T2": ("c", "d")})
+    assert columns == ("story", "group", "statement", "a", "b", "c", "d")
+    assert rows == [["T1", "S1", "One.", 1, 1, 0, ""], ["T2", "S2", "Two.", "", "", 1, 1]]
 
 
 def test_a_newer_run_moves_latest_and_keeps_the_older_run(tmp_path):

@@ -1,7 +1,16 @@
+from datetime import UTC, datetime
+
 import numpy as np
 
 from pipeline.records import Alignment, Sentence
-from pipeline.statements import coverage_matrix, group_statements, unique_sentences
+from pipeline.statements import (
+    Statement,
+    coverage_matrix,
+    group_statements,
+    name_statements,
+    statement_id,
+    unique_sentences,
+)
 
 
 def sentence(article: str, position: int, source: str | None = None) -> Sentence:
@@ -98,3 +107,22 @@ def test_unique_sentences_count_what_other_sources_left_untranslated():
     unique = unique_sentences([a, b], [], untranslated=[*skipped, own_skipped])
     # a's own untranslated sentence is not another source's: 3 unchecked for a, 4 for b.
     assert [(u.sentence.article_id, u.unchecked) for u in unique] == [("a", 3), ("b", 4)]
+
+
+def test_a_statement_keeps_its_earlier_id_and_two_never_share_one():
+    a = Sentence("a.txt", "a", 0, "One.", english="One.")
+    b = Sentence("b.txt", "b", 3, "One!", english="One!")
+    c = Sentence("c.txt", "c", 0, "One?", english="One?")
+    d = Sentence("d.txt", "d", 1, "Two.", english="Two.")
+    published = {"a.txt": None, "b.txt": datetime(2026, 10, 2, tzinfo=UTC), "c.txt": None}
+    # The last run grouped a and c as S-old; b joins now, dated, so it is the first carrier.
+    # A second statement split off the old one (c with d) must not take its id too.
+    first, second = name_statements(
+        [Statement("x", (a, b), "One."), Statement("y", (c, d), "One?")],
+        published,
+        {("a.txt", "One."): "S-old", ("c.txt", "One?"): "S-old"},
+    )
+    assert first.id == "S-old"
+    assert second.id == statement_id(c) != "S-old"
+    (fresh,) = name_statements([Statement("z", (a, b), "One.")], published, {})
+    assert fresh.id == statement_id(b)  # new: named after its first dated carrier

@@ -188,3 +188,38 @@ def test_previous_story_ids_that_cannot_be_read_are_none(tmp_path):
     assert previous_stories(tmp_path) == {}
     (tmp_path / "run-1" / "articles.csv").write_text("article,story\n'=a.txt,T1\n")
     assert previous_stories(tmp_path) == {"=a.txt": "T1"}
+
+
+def test_statement_ids_hold_when_a_later_article_joins_them(tmp_path):
+    """Run the sample without its latest article, then with it: each statement the late
+    article joined keeps its id, even where the others are undated (the late article is then
+    the first dated carrier), and its lag after the first dated carrier is given."""
+    sample = ROOT / "data" / "sample"
+    corpus_dir = tmp_path / "in"
+    shutil.copytree(sample / "articles", corpus_dir)
+    late = corpus_dir / "riverside-post" / "chemical-leak.html"  # 2026-10-03T09:10+02:00
+    kept = late.read_bytes()
+    late.unlink()
+    command = [str(PARALLAX), "run", "--input", str(corpus_dir), "--output", str(tmp_path / "out"),
+               "--cache-dir", str(tmp_path / "cache"), "--tm", str(sample / "tm.tsv")]  # fmt: skip
+
+    def statements() -> list[dict]:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+        path = tmp_path / "out" / "latest" / "statements.csv"
+        with path.open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    before = {row["group"] for row in statements()}
+    late.write_bytes(kept)
+    after = statements()
+    joined = {row["group"] for row in after if row["source"] == "riverside-post"}
+    assert joined, "the late article carried no statement"
+    for group in joined:
+        rows = [row for row in after if row["group"] == group]
+        if len({row["source"] for row in rows}) > 2:  # a statement without it too
+            assert group in before, rows
+        (late_row,) = [row for row in rows if row["source"] == "riverside-post"]
+        first_dated = [row for row in rows if row["lag_hours"]][0]
+        assert {row["first_source"] for row in rows} == {first_dated["source"]}
+        assert float(late_row["lag_hours"]) == (7.2 if first_dated is not late_row else 0.0)
