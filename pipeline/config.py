@@ -108,7 +108,7 @@ class StoriesConfig:
     """When two articles are about one event (pipeline/stories.py)."""
 
     min_cosine: float = 0.55  # their article vectors at least this close ...
-    min_shared_names: float = 0.2  # ... this share of the shorter list of names in both ...
+    min_shared_names: float = 0.2  # ... this share of the shorter list of names, figures in both
     # ... or, where each names two or more and half of the shorter list are in both, this close
     min_cosine_named: float = 0.4
     window_days: float = 7.0  # ... and published at most this many days apart

@@ -4,10 +4,11 @@ A corpus collected from the web holds many events at once; statements are aligne
 story only. Two articles are about the same event when, on their English side,
 - their article vectors (the mean of their sentences' vectors) are close: cosine at least
   `min_cosine`, found with FAISS among each article's `neighbours` nearest;
-- they name the same people, places and organisations: of the names the article with fewer
-  names gives, at least `min_shared_names` (a share) are in the other too. Two articles on one
-  topic (two fires, two rate decisions) are close in the embedding space, but name other
-  places and people. An article that names nothing is judged by its vector alone. Where each
+- they name the same people, places and organisations, and give the same figures: of the names
+  and figures the article with fewer gives, at least `min_shared_names` (a share) are in the
+  other too. Two articles on one topic (two fires, two rate decisions) are close in the
+  embedding space, but name other places and people, or give other figures. An article that
+  names nothing is judged by its vector alone. Where each
   names two or more and half of the shorter list are in both, a cosine of `min_cosine_named`
   is close enough: a short article padded with other news has a vector further off;
 - they were published at most `window_days` apart, where both give a date.
@@ -40,7 +41,7 @@ import numpy as np
 
 from pipeline.config import StoriesConfig
 from pipeline.records import Article, Sentence
-from pipeline.relation import names
+from pipeline.relation import figures, names
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def group_stories(
         mean = vectors[rows_of[article]].mean(axis=0)
         means[n] = mean / max(float(np.linalg.norm(mean)), 1e-12)
     names_of = {
-        article: frozenset().union(*(names(sentences[r].english) for r in rows_of[article]))
+        article: frozenset().union(*(_named(sentences[r].english) for r in rows_of[article]))
         for article in embedded
     }
 
@@ -156,6 +157,12 @@ def group_stories(
     for change in changes:
         log.info("story %s: %s with %s", change.kept, change.kind, ", ".join(change.others))
     return stories, changes
+
+
+def _named(text: str) -> set[str]:
+    """What a sentence names: people, places and organisations, and its figures ("#200"), the
+    facts that tell one event from another of its kind at the same place."""
+    return names(text) | {"#" + figure for figure in figures(text)}
 
 
 def _sort_date(moment: datetime | None) -> datetime:
