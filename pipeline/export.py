@@ -241,6 +241,16 @@ def previous_stories(output_dir: Path) -> dict[str, str]:
         return {}
 
 
+def previous_run_info(output_dir: Path) -> dict[str, Any]:
+    """The latest run's run.json (OUTPUT/latest/run.json): {} when there is none or it cannot
+    be read."""
+    try:
+        info = json.loads((output_dir / "latest" / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def previous_statements(output_dir: Path) -> dict[tuple[str, str], str]:
     """Each member sentence's statement in the latest run (OUTPUT/latest/statements.csv), by
     (article id, original text): {} when there is none or it cannot be read."""
@@ -375,10 +385,7 @@ def previous_tables(output_dir: Path, result_key: str | None, names: list[str]) 
     """The latest run folder, if its tables came from exactly the same inputs (run.json's
     `result_key`) and are all there: a rerun copies them instead of writing them again."""
     latest = output_dir / "latest"
-    try:
-        info = json.loads((latest / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    info = previous_run_info(output_dir)
     if not result_key or info.get("result_key") != result_key:
         return None
     if not all((latest / name).is_file() for name in names):

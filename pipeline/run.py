@@ -36,6 +36,7 @@ from pipeline.embed import Embedder, embed_texts
 from pipeline.export import (
     RUN_FOLDER_MODE,
     article_languages,
+    previous_run_info,
     previous_statements,
     previous_stories,
     write_run,
@@ -304,6 +305,16 @@ def align_and_group(
     return Aligned(alignments, statements, unique)
 
 
+def story_fingerprints(stories: list[Story], articles: list[Article]) -> dict[str, str]:
+    """Each story's fingerprint: a hash of its articles' ids and texts, so the next run can
+    tell which stories changed."""
+    content = {a.id: a.content_hash for a in articles}
+    return {
+        story.id: text_hash("\n".join(f"{a}\x1f{content.get(a, '')}" for a in story.articles))
+        for story in stories
+    }
+
+
 def articles_by_language(sentences: list[Sentence]) -> dict[str, int]:
     """Articles counted under the language most of their sentences are in."""
     return dict(sorted(Counter(article_languages(sentences).values()).items()))
@@ -437,6 +448,9 @@ def run(
             languages,
             previous_stories(output_dir),
         )
+        fingerprints = story_fingerprints(stories, articles)
+        earlier = previous_run_info(output_dir).get("story_fingerprints") or {}
+        changed_stories = [i for i, print_ in fingerprints.items() if earlier.get(i) != print_]
         untranslated = [s for s in sentences if not s.english and not s.boilerplate]
         aligned = timed(
             "align",
@@ -466,6 +480,7 @@ def run(
             "translated_cached": report.mt_cached,
             "embedded_new": embedded.encoded,
             "stories": len(stories),
+            "stories_changed": len(changed_stories),
             "stories_with_several_sources": sum(1 for story in stories if len(story.sources) > 1),
             "alignments": len(alignments),
             "alignments_disagree": sum(1 for x in alignments if x.relation != "same"),
@@ -494,6 +509,9 @@ def run(
                 for f in memory.files
             ],
             "story_changes": [dataclasses.asdict(change) for change in story_changes],
+            # Stories that are new, or whose articles or their texts differ from the last run.
+            "stories_changed": changed_stories,
+            "story_fingerprints": fingerprints,
             "seconds": seconds,
             "result_key": result_key(sentences, rejects, options, articles, stories),
         }

@@ -4,6 +4,7 @@ seed pages as one story among other news, as a user runs it."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -191,9 +192,10 @@ def test_previous_story_ids_that_cannot_be_read_are_none(tmp_path):
 
 
 def test_statement_ids_hold_when_a_later_article_joins_them(tmp_path):
-    """Run the sample without its latest article, then with it: each statement the late
-    article joined keeps its id, even where the others are undated (the late article is then
-    the first dated carrier), and its lag after the first dated carrier is given."""
+    """Run the sample without its latest article, then with it, then again: each statement
+    the late article joined keeps its id, even where the others are undated (the late article
+    is then the first dated carrier), and its lag after the first dated carrier is given;
+    run.json says which story changed, and on the last run that none did."""
     sample = ROOT / "data" / "sample"
     corpus_dir = tmp_path / "in"
     shutil.copytree(sample / "articles", corpus_dir)
@@ -210,9 +212,17 @@ def test_statement_ids_hold_when_a_later_article_joins_them(tmp_path):
         with path.open(encoding="utf-8", newline="") as handle:
             return list(csv.DictReader(handle))
 
+    def changed() -> list[str]:
+        info = json.loads((tmp_path / "out" / "latest" / "run.json").read_text("utf-8"))
+        return info["stories_changed"]
+
     before = {row["group"] for row in statements()}
+    assert len(changed()) == 1  # the first run: its one story is new
     late.write_bytes(kept)
     after = statements()
+    assert changed() == [after[0]["story"]]  # the story the late article joined
+    statements()
+    assert changed() == []  # nothing new: no story changed
     joined = {row["group"] for row in after if row["source"] == "riverside-post"}
     assert joined, "the late article carried no statement"
     for group in joined:
