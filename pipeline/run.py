@@ -306,9 +306,9 @@ def align_and_group(
 
 
 def story_fingerprints(stories: list[Story], articles: list[Article]) -> dict[str, str]:
-    """Each story's fingerprint: a hash of its articles' ids and texts, so the next run can
-    tell which stories changed."""
-    content = {a.id: a.content_hash for a in articles}
+    """Each story's fingerprint: a hash of its articles' ids, texts and publication dates (which
+    decide its membership and provenance), so the next run can tell which stories changed."""
+    content = {a.id: f"{a.content_hash}\x1f{a.published}" for a in articles}
     return {
         story.id: text_hash("\n".join(f"{a}\x1f{content.get(a, '')}" for a in story.articles))
         for story in stories

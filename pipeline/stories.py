@@ -11,7 +11,8 @@ story only. Two articles are about the same event when, on their English side,
   names nothing is judged by its vector alone. Where each
   names two or more and half of the shorter list are in both, a cosine of `min_cosine_named`
   is close enough: a short article padded with other news has a vector further off;
-- they were published at most `window_days` apart, where both give a date.
+- they were published at most `window_days` apart, where both give a date. An undated article
+  joins the story of its closest dated article only: it cannot bridge two stories weeks apart.
 A story is a connected component of that relation (single link, as in nearest-neighbour first
 story detection: Allan, Papka & Lavrenko 1998, "On-line new event detection and tracking";
 Petrovic, Osborne & Lavrenko 2010, "Streaming first story detection with application to
@@ -71,19 +72,31 @@ class StoryChange:
 
 def parse_published(text: str) -> datetime | None:
     """A publication date as pages and feeds write it: ISO 8601 ("2026-11-30",
-    "2026-11-30T08:00:00Z") or RFC 2822 ("Mon, 30 Nov 2026 08:00:00 GMT"); None when it is
-    neither. A date without a zone is taken as UTC."""
+    "2026-11-30T08:00:00Z"), RFC 2822 ("Mon, 30 Nov 2026 08:00:00 GMT") or day first, as
+    Russian and Ukrainian outlets write it ("30.11.2026", "30.11.2026 08:00"); None when it is
+    none of these. A date without a zone is taken as UTC, a day without a time as midnight."""
     text = text.strip()
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
+        moment = _day_first(text)
+        if moment is None:
+            try:
+                moment = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _day_first(text: str) -> datetime | None:
+    for layout in ("%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y, %H:%M"):
+        try:
+            return datetime.strptime(text, layout)
+        except ValueError:
+            continue
+    return None
 
 
 def story_id(first_article: str) -> str:
@@ -112,6 +125,12 @@ def group_stories(
         raise ValueError(f"{len(sentences)} sentences but {len(vectors)} vectors")
     previous = previous or {}
     published = {a.id: parse_published(a.published) for a in articles}
+    unreadable = [a for a in articles if a.published.strip() and published[a.id] is None]
+    if unreadable:
+        log.warning(
+            "%d articles give a publication date that could not be read (taken as undated), "
+            "e.g. %s: %r", len(unreadable), unreadable[0].id, unreadable[0].published,
+        )  # fmt: skip
     order = sorted(articles, key=lambda a: (_sort_date(published[a.id]), a.id))
     number = {a.id: n for n, a in enumerate(order)}
 
@@ -137,13 +156,31 @@ def group_stories(
             article = parent[article]
         return article
 
-    for first, second, cosine in _close_pairs(embedded, means, config):
-        if _same_event(names_of[first], names_of[second], cosine, config) and _in_window(
-            published[first], published[second], config.window_days
-        ):
-            a, b = root(first), root(second)
-            if a != b:  # the earlier article is the root: a component's root is its first
-                parent[max(a, b, key=number.__getitem__)] = min(a, b, key=number.__getitem__)
+    def join(first: str, second: str) -> None:
+        a, b = root(first), root(second)
+        if a != b:  # the earlier article is the root: a component's root is its first
+            parent[max(a, b, key=number.__getitem__)] = min(a, b, key=number.__getitem__)
+
+    links = [
+        (first, second, cosine)
+        for first, second, cosine in _close_pairs(embedded, means, config)
+        if _same_event(names_of[first], names_of[second], cosine, config)
+        and _in_window(published[first], published[second], config.window_days)
+    ]
+    for first, second, _ in links:
+        if (published[first] is None) == (published[second] is None):
+            join(first, second)
+    # Undated articles cannot be held to the window: each group of them joins the story of
+    # its closest dated article only, so it never bridges two stories weeks apart.
+    closest: dict[str, tuple[float, str]] = {}
+    for first, second, cosine in links:
+        if (published[first] is None) != (published[second] is None):
+            undated, dated = (first, second) if published[first] is None else (second, first)
+            group = root(undated)
+            if group not in closest or cosine > closest[group][0]:
+                closest[group] = (cosine, dated)
+    for group, (_, dated) in sorted(closest.items()):
+        join(group, dated)
 
     members: dict[str, list[str]] = defaultdict(list)
     for article in order:  # in order: each component's list is earliest first

@@ -17,6 +17,7 @@ from benchmarks import alignment as alignment_bench
 from pipeline.config import StoriesConfig
 from pipeline.export import previous_stories
 from pipeline.records import Article, Sentence
+from pipeline.run import story_fingerprints
 from pipeline.stories import group_stories, parse_published, story_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +78,14 @@ def test_articles_published_further_apart_than_the_window_are_other_stories():
     assert len(stories_of(spec, config=StoriesConfig(window_days=90))[0]) == 1
 
 
+def test_an_undated_article_does_not_bridge_two_stories_weeks_apart():
+    spec = [("e1", "A", 1, "Ostria", "2026-01-05"), ("e2", "B", 1, "Ostria", "2026-03-05"),
+            ("u1", "C", 1, "Ostria", "")]  # fmt: skip
+    stories, _ = stories_of(spec)
+    assert len(stories) == 2
+    assert sorted(len(s.articles) for s in stories) == [1, 2]  # u1 joined one of them
+
+
 def test_a_story_keeps_its_id_when_it_grows_and_the_older_id_when_two_merge():
     first = [("a1", "A", 1, "Veltava", "2026-10-02"), ("a2", "B", 1, "Veltava", "2026-10-03")]
     (story,), _ = stories_of(first)
@@ -109,12 +118,22 @@ def test_an_article_with_no_english_side_is_a_story_of_its_own():
                                                             (("de1",), ("de",))]  # fmt: skip
 
 
+def test_a_story_changes_when_an_articles_date_does():
+    articles = [Article("a1", "Text.", "A", published="2026-10-03")]
+    (story,), _ = group_stories(articles, [], np.zeros((0, 16), "float32"), CONFIG, {})
+    moved = [Article("a1", "Text.", "A", published="2026-09-20")]
+    assert story_fingerprints([story], articles) != story_fingerprints([story], moved)
+
+
 @pytest.mark.parametrize(
     ("text", "iso"),
     [
         ("2026-10-03", "2026-10-03T00:00:00+00:00"),
         ("2026-10-03T09:10:00+02:00", "2026-10-03T09:10:00+02:00"),
         ("Sat, 03 Oct 2026 10:00:00 GMT", "2026-10-03T10:00:00+00:00"),
+        ("03.10.2026", "2026-10-03T00:00:00+00:00"),
+        ("03.10.2026 14:30", "2026-10-03T14:30:00+00:00"),
+        ("2026-13-45", None),
         ("yesterday", None),
         ("", None),
     ],
