@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 
 from pipeline.clean import clean_text
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.embed import Embedder, embed_texts
 from pipeline.evaluate import (
     cosine_baseline,
@@ -115,13 +115,15 @@ def parse_setting(text: str) -> tuple[list[str], object]:
     return key.split("."), yaml.safe_load(value)
 
 
-def evaluate_set(
-    gold_set: GoldSet, work: Path, cache: Path, settings: list[str]
-) -> dict[str, object]:
-    corpus, memories = gold_set.corpus(work)
+def bench_config(output: Path, cache: Path, memories: list[Path], settings: list[str]) -> Config:
+    """The default config with this run's folders and memories, no translation models (a
+    folder that holds none), and the `--set KEY=VALUE` overrides on top."""
     overrides: dict = {
-        "paths": {"output_dir": str(work / f"out-{gold_set.name}"), "cache_dir": str(cache)},
-        "translate": {"tm_files": [str(m) for m in memories], "packages_dir": str(work / "none")},
+        "paths": {"output_dir": str(output), "cache_dir": str(cache)},
+        "translate": {
+            "tm_files": [str(m) for m in memories],
+            "packages_dir": str(output.parent / "none"),
+        },
     }
     for setting in settings:
         keys, value = parse_setting(setting)
@@ -129,7 +131,14 @@ def evaluate_set(
         for key in keys[:-1]:
             node = node.setdefault(key, {})
         node[keys[-1]] = value
-    config = load_config(overrides=overrides)
+    return load_config(overrides=overrides)
+
+
+def evaluate_set(
+    gold_set: GoldSet, work: Path, cache: Path, settings: list[str]
+) -> dict[str, object]:
+    corpus, memories = gold_set.corpus(work)
+    config = bench_config(work / f"out-{gold_set.name}", cache, memories, settings)
     result = run(corpus, config)
     articles, gold = load_gold(gold_set.gold)
     articles = gold_set.articles(articles)

@@ -34,10 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.alignment import GOLD, ROOT, SEEDS, parse_setting, seeds_memory
+from benchmarks.alignment import GOLD, ROOT, SEEDS, bench_config, seeds_memory
 from benchmarks.common import Measurement, log
 from benchmarks.story_corpus import write_story_corpus
-from pipeline.config import load_config
 from pipeline.run import run
 
 SAMPLE = ROOT / "data" / "sample"
@@ -85,17 +84,7 @@ def run_and_score(
     corpus: Path, event_of: Callable[[str], str], memories: list[Path], work: Path, settings
 ) -> StoryScore:
     """Run `corpus` (outputs and cache under `work`) and score its stories against events."""
-    overrides: dict = {
-        "paths": {"output_dir": str(work / "out"), "cache_dir": str(work / "cache")},
-        "translate": {"tm_files": [str(m) for m in memories], "packages_dir": str(work / "none")},
-    }
-    for setting in settings:
-        keys, value = parse_setting(setting)
-        node = overrides
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
-    result = run(corpus, load_config(overrides=overrides))
+    result = run(corpus, bench_config(work / "out", work / "cache", memories, list(settings)))
     with (result.run_dir / "articles.csv").open(encoding="utf-8", newline="") as handle:
         story_of = {row["article"]: row["story"] for row in csv.DictReader(handle)}
     with (result.run_dir / "alignments.csv").open(encoding="utf-8", newline="") as handle:

@@ -20,8 +20,7 @@ import numpy as np
 import yaml
 
 from pipeline.align import mutual_best
-from pipeline.export import plain_cell as _plain
-from pipeline.export import write_csv
+from pipeline.export import plain_cell, write_csv
 from pipeline.records import Sentence
 from pipeline.relation import SAME
 
@@ -100,10 +99,10 @@ def read_predictions(alignments_csv: Path) -> list[Predicted]:
     with alignments_csv.open(encoding="utf-8", newline="") as handle:
         return [
             Predicted(
-                _plain(row["article_a"]),
-                (_plain(row["text_a"]), _plain(row["english_a"])),
-                _plain(row["article_b"]),
-                (_plain(row["text_b"]), _plain(row["english_b"])),
+                plain_cell(row["article_a"]),
+                (plain_cell(row["text_a"]), plain_cell(row["english_a"])),
+                plain_cell(row["article_b"]),
+                (plain_cell(row["text_b"]), plain_cell(row["english_b"])),
                 row.get("relation") or SAME,  # runs before the column existed claim sameness
             )
             for row in csv.DictReader(handle)
@@ -181,12 +180,12 @@ def read_sentences(sentences_csv: Path) -> list[Sentence]:
     with sentences_csv.open(encoding="utf-8", newline="") as handle:
         return [
             Sentence(
-                _plain(row["article"]),
-                _plain(row["source"]),
+                plain_cell(row["article"]),
+                plain_cell(row["source"]),
                 int(row["position"]),
-                _plain(row["original"]),
+                plain_cell(row["original"]),
                 row["lang"],
-                _plain(row["english"]),
+                plain_cell(row["english"]),
                 row["english_origin"],
                 row.get("boilerplate") == "true",
             )  # fmt: skip
@@ -253,8 +252,8 @@ def read_groups(statements_csv: Path) -> list[list[tuple[str, tuple[str, str]]]]
     groups: dict[str, list[tuple[str, tuple[str, str]]]] = defaultdict(list)
     with statements_csv.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
-            texts = (_plain(row["original"]), _plain(row["english"]))
-            groups[row["group"]].append((_plain(row["article"]), texts))
+            texts = (plain_cell(row["original"]), plain_cell(row["english"]))
+            groups[row["group"]].append((plain_cell(row["article"]), texts))
     return list(groups.values())
 
 

@@ -175,7 +175,7 @@ def statement_rows(
         members = carriers_in_order(statement, published)
         first = members[0]
         for m in members:
-            lag = lag_hours(m, first, published)
+            lag = lag_hours(m.article_id, first.article_id, published)
             yield (
                 statement.id, m.article_id, m.source, m.lang, m.position, m.text, m.english,
                 statement.representative, statement.story, first.source,
@@ -217,8 +217,7 @@ def story_rows(
             source = source_of.get(article, "")
             if source == source_of.get(first) or source in later:
                 continue
-            mine, theirs = published.get(article), published.get(first)
-            hours = (mine - theirs).total_seconds() / 3600 if mine and theirs else None
+            hours = lag_hours(article, first, published)
             later[source] = "(undated)" if hours is None else f"+{hours:.1f} h"
         yield (
             story.id, story.title, story.first_published, story.last_published,
@@ -230,15 +229,19 @@ def story_rows(
 def previous_stories(output_dir: Path) -> dict[str, str]:
     """Each article's story in the latest run (OUTPUT/latest/articles.csv): {} when there is
     none, or it is from before stories."""
+    rows = _latest_rows(output_dir, "articles.csv", {"article", "story"})
+    return {plain_cell(row["article"]): row["story"] for row in rows if row["story"]}
+
+
+def _latest_rows(output_dir: Path, name: str, columns: set[str]) -> list[dict[str, str]]:
+    """The rows of table `name` of the latest run: [] when there is none, or it cannot be
+    read (not UTF-8, not CSV) or lacks one of `columns`."""
     try:
-        with (output_dir / "latest" / "articles.csv").open(encoding="utf-8", newline="") as f:
-            return {
-                plain_cell(row["article"]): row["story"]
-                for row in csv.DictReader(f)
-                if row.get("story")
-            }
-    except (OSError, ValueError, csv.Error, KeyError):  # ValueError: not UTF-8
-        return {}
+        with (output_dir / "latest" / name).open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            return list(reader) if columns <= set(reader.fieldnames or ()) else []
+    except (OSError, ValueError, csv.Error):  # ValueError: not UTF-8
+        return []
 
 
 def previous_run_info(output_dir: Path) -> dict[str, Any]:
@@ -254,14 +257,8 @@ def previous_run_info(output_dir: Path) -> dict[str, Any]:
 def previous_statements(output_dir: Path) -> dict[tuple[str, str], str]:
     """Each member sentence's statement in the latest run (OUTPUT/latest/statements.csv), by
     (article id, original text): {} when there is none or it cannot be read."""
-    try:
-        with (output_dir / "latest" / "statements.csv").open(encoding="utf-8", newline="") as f:
-            return {
-                (plain_cell(row["article"]), plain_cell(row["original"])): row["group"]
-                for row in csv.DictReader(f)
-            }
-    except (OSError, ValueError, csv.Error, KeyError):  # ValueError: not UTF-8
-        return {}
+    rows = _latest_rows(output_dir, "statements.csv", {"article", "original", "group"})
+    return {(plain_cell(row["article"]), plain_cell(row["original"])): row["group"] for row in rows}
 
 
 def write_run(

@@ -225,11 +225,11 @@ def name_statements(
 
 
 def lag_hours(
-    member: Sentence, first: Sentence, published: Mapping[str, datetime | None]
+    article: str, first_article: str, published: Mapping[str, datetime | None]
 ) -> float | None:
-    """How many hours after the first carrier's article `member`'s was published; None when
-    either states no date."""
-    mine, theirs = published.get(member.article_id), published.get(first.article_id)
+    """How many hours after `first_article` `article` was published (`published`: article id
+    -> date); None when either states no date."""
+    mine, theirs = published.get(article), published.get(first_article)
     if mine is None or theirs is None:
         return None
     return (mine - theirs).total_seconds() / 3600
