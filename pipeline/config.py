@@ -112,7 +112,6 @@ class StoriesConfig:
     # ... or, where each names two or more and half of the shorter list are in both, this close
     min_cosine_named: float = 0.4
     window_days: float = 7.0  # ... and published at most this many days apart
-    neighbours: int = 20  # nearest articles each article is compared with
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,6 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("stories", "min_shared_names"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
     ("stories", "min_cosine_named"): (lambda v: -1 <= v <= 1, "a cosine between -1 and 1"),
     ("stories", "window_days"): (lambda v: v > 0, "a positive number of days"),
-    ("stories", "neighbours"): (lambda v: v >= 1, "an integer >= 1"),
     ("boilerplate", "min_articles"): (lambda v: v >= 2, "an integer >= 2"),
     ("boilerplate", "min_share"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
     ("boilerplate", "tail_words"): (lambda v: v >= 2, "an integer >= 2"),

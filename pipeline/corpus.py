@@ -1,17 +1,26 @@
-"""The corpus an output folder has seen: every article read into it, so outputs can cover them all.
+"""The corpus an output folder has seen: every article read into it, and what the last run
+learnt of each, so outputs can cover them all and a run re-does only what changed.
 
 A scheduled run over an inbox sees only what is in the inbox now; articles that were processed
 and then moved away must still be in the corpus-wide outputs. The registry lives in the output
-folder it describes (`corpus.sqlite3`), one row per article id holding its latest version.
+folder it describes (`corpus.sqlite3`), one row per article id holding its latest version, and
+beside it each article's state: the features the stories stage places it by, its sentences'
+digest and counts, the lines boilerplate marking counts, and its links to articles of the same
+event. A run without accumulate mode keeps the same registry in memory, for that run only.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.records import Article
+from pipeline.stories import ArticleFeatures
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -23,6 +32,35 @@ CREATE TABLE IF NOT EXISTS articles (
     published TEXT NOT NULL,
     text TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,       -- "state_key": what every article_state row was made with
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS article_state (
+    id TEXT PRIMARY KEY,        -- dropped whenever the article's row changes
+    reject TEXT NOT NULL,       -- why it has no sentences; "" when it has
+    language TEXT NOT NULL,
+    vector BLOB,                -- float32 mean of its embedded sentences; NULL when none
+    named TEXT NOT NULL,        -- JSON list of what it names
+    first_english TEXT NOT NULL,
+    digest TEXT NOT NULL,       -- sha256 over its sentences as sentences.csv writes them
+    stats TEXT NOT NULL         -- JSON: its sentences counted by language, origin, ...
+);
+CREATE TABLE IF NOT EXISTS lines (
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,         -- "whole", "tail" (pipeline/boilerplate.py), "article"
+    key TEXT NOT NULL,
+    article TEXT NOT NULL,
+    PRIMARY KEY (source, kind, key, article)
+);
+CREATE INDEX IF NOT EXISTS lines_by_article ON lines (article);
+CREATE TABLE IF NOT EXISTS story_links (
+    first TEXT NOT NULL,
+    second TEXT NOT NULL,
+    cosine REAL NOT NULL,
+    PRIMARY KEY (first, second)
+);
+CREATE INDEX IF NOT EXISTS story_links_by_second ON story_links (second);
 """
 
 
@@ -33,22 +71,36 @@ class CorpusError(RuntimeError):
 @dataclass(frozen=True)
 class CorpusChange:
     new: int
-    changed: int
+    changed: int  # a new text under a known id
     unchanged: int
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What a run learnt of one article (see SCHEMA)."""
+
+    reject: str
+    features: ArticleFeatures | None  # None when rejected
+    digest: str
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 REGISTRY = "corpus.sqlite3"
 
 
 class Corpus:
-    """Articles seen so far under one output folder, keyed by article id."""
+    """Articles seen so far under one output folder (or, with None, in memory), by id."""
 
     @staticmethod
     def exists(output_dir: Path) -> bool:
         """Whether `output_dir` holds a registry (opening one creates it)."""
         return (output_dir / REGISTRY).is_file()
 
-    def __init__(self, output_dir: Path):
+    def __init__(self, output_dir: Path | None):
+        if output_dir is None:
+            self._db = sqlite3.connect(":memory:")
+            self._db.executescript(SCHEMA)
+            return
         output_dir.mkdir(parents=True, exist_ok=True)
         path = output_dir / REGISTRY
         self._db = sqlite3.connect(path)
@@ -69,7 +121,7 @@ class Corpus:
             ) from None
 
     def close(self) -> None:
-        """Close the registry; what update() recorded since the last commit() is dropped."""
+        """Close the registry; what was recorded since the last commit() is dropped."""
         self._db.close()
 
     def commit(self) -> None:
@@ -77,17 +129,17 @@ class Corpus:
 
     def update(self, articles: list[Article]) -> CorpusChange:
         """Record `articles` (an id seen before with other content is replaced), uncommitted:
-        articles() sees them at once, the file once commit() is called."""
-        known = dict(self._db.execute("SELECT id, content_hash FROM articles"))
+        articles() sees them at once, the file once commit() is called. An article whose row
+        changes in any way loses its state, lines and links."""
+        known = {row[0]: row[1:] for row in self._db.execute(f"SELECT {_COLUMNS} FROM articles")}
+        rows = [_row(a) for a in articles]
         new = sum(1 for a in articles if a.id not in known)
-        changed = sum(1 for a in articles if a.id in known and known[a.id] != a.content_hash)
+        changed = sum(1 for a in articles if a.id in known and known[a.id][0] != a.content_hash)
+        differs = [(row[0],) for row in rows if known.get(row[0]) != row[1:]]
         self._db.executemany(
-            "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (a.id, a.content_hash, a.source, a.title, a.url, a.published, a.text)
-                for a in articles
-            ],
+            f"INSERT OR REPLACE INTO articles ({_COLUMNS}) VALUES ({_MARKS})", rows
         )
+        self.forget(row[0] for row in differs)
         return CorpusChange(new=new, changed=changed, unchanged=len(articles) - new - changed)
 
     def articles(self) -> list[Article]:
@@ -95,3 +147,150 @@ class Corpus:
             "SELECT id, text, source, title, url, published FROM articles ORDER BY id"
         )
         return [Article(*row) for row in rows]
+
+    def forget(self, ids: Iterable[str]) -> None:
+        """Drop what runs learnt of these articles (state, links): the next run processes
+        them anew. Their lines stay until put_lines() replaces them, so that boilerplate
+        marking sees which counts change."""
+        keys = [(article,) for article in ids]
+        self._db.executemany("DELETE FROM article_state WHERE id = ?", keys)
+        self.drop_links(ids for (ids,) in keys)
+
+    def drop_links(self, ids: Iterable[str]) -> None:
+        """Drop the story links of these articles: they are found anew."""
+        keys = [(article,) for article in ids]
+        self._db.executemany("DELETE FROM story_links WHERE first = ?", keys)
+        self._db.executemany("DELETE FROM story_links WHERE second = ?", keys)
+
+    def use_state_key(self, key: str) -> bool:
+        """Keep the state made with `key` (its options, models and code); state made with
+        another is dropped. Returns whether the state was kept."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'state_key'").fetchone()
+        if row and row[0] == key:
+            return True
+        for table in ("article_state", "lines", "story_links"):
+            self._db.execute(f"DELETE FROM {table}")
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state_key', ?)", (key,))
+        return False
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def stateless(self) -> list[str]:
+        """Ids of the articles no run has learnt about (new, changed, or made with other
+        options), in id order."""
+        rows = self._db.execute(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT id FROM article_state) ORDER BY id"
+        )
+        return [row[0] for row in rows]
+
+    def put_states(self, states: Mapping[str, ArticleState]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO article_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_state_row(article, state) for article, state in states.items()],
+        )
+
+    def states(self) -> dict[str, ArticleState]:
+        """Every article's state, by id."""
+        rows = self._db.execute(
+            "SELECT id, reject, language, vector, named, first_english, digest, stats "
+            "FROM article_state"
+        )
+        states = {}
+        for article, reject, language, vector, named, first, digest, stats in rows:
+            features = None
+            if not reject:
+                array = None if vector is None else np.frombuffer(vector, dtype=np.float32)
+                features = ArticleFeatures(language, array, frozenset(json.loads(named)), first)
+            states[article] = ArticleState(reject, features, digest, json.loads(stats))
+        return states
+
+    def put_lines(self, lines: Mapping[str, tuple[str, Iterable[tuple[str, str]]]]) -> None:
+        """Replace the lines of these articles: article id -> (source, [(kind, key), ...])."""
+        self._db.executemany("DELETE FROM lines WHERE article = ?", [(a,) for a in lines])
+        self._db.executemany(
+            "INSERT OR IGNORE INTO lines VALUES (?, ?, ?, ?)",
+            [
+                (source, kind, key, article)
+                for article, (source, keys) in lines.items()
+                for kind, key in keys
+            ],
+        )
+
+    def lines_of(self, article: str) -> set[tuple[str, str]]:
+        rows = self._db.execute("SELECT kind, key FROM lines WHERE article = ?", (article,))
+        return {(kind, key) for kind, key in rows}
+
+    def line_counts(
+        self, source: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """How many of `source`'s articles have each of these lines."""
+        keys = set(keys)
+        if len(keys) > 1000:  # a first run asks for all of them: count them all at once
+            every = self.lines_counted_between(source, 1, 1 << 62, articles=True)
+            return {key: every.get(key, 0) for key in keys}
+        counts = {}
+        for kind, key in keys:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM lines WHERE source = ? AND kind = ? AND key = ?",
+                (source, kind, key),
+            ).fetchone()
+            counts[kind, key] = row[0]
+        return counts
+
+    def lines_counted_between(
+        self, source: str, low: int, high: int, articles: bool = False
+    ) -> dict[tuple[str, str], int]:
+        """`source`'s lines that `low` to `high` of its articles have, with their counts (and
+        with `articles`, the ("article", "") line that counts the articles themselves)."""
+        rows = self._db.execute(
+            "SELECT kind, key, COUNT(*) FROM lines WHERE source = ? AND (? OR kind != 'article') "
+            "GROUP BY kind, key HAVING COUNT(*) BETWEEN ? AND ?",
+            (source, articles, low, high),
+        )
+        return {(kind, key): count for kind, key, count in rows}
+
+    def articles_with_line(self, source: str, kind: str, key: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT article FROM lines WHERE source = ? AND kind = ? AND key = ?",
+            (source, kind, key),
+        )
+        return [row[0] for row in rows]
+
+    def put_links(self, links: Iterable[tuple[str, str, float]]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO story_links VALUES (?, ?, ?)", links)
+
+    def links(self) -> list[tuple[str, str, float]]:
+        return list(self._db.execute("SELECT first, second, cosine FROM story_links"))
+
+
+_COLUMNS = "id, content_hash, source, title, url, published, text"
+_MARKS = ", ".join("?" * 7)
+
+
+def _row(article: Article) -> tuple:
+    return (
+        article.id, article.content_hash, article.source, article.title, article.url,
+        article.published, article.text,
+    )  # fmt: skip
+
+
+def _state_row(article: str, state: ArticleState) -> tuple:
+    features = state.features
+    vector = None
+    if features is not None and features.vector is not None:
+        vector = np.asarray(features.vector, dtype=np.float32).tobytes()
+    return (
+        article,
+        state.reject,
+        features.language if features else "",
+        vector,
+        json.dumps(sorted(features.named) if features else [], ensure_ascii=False),
+        features.first_english if features else "",
+        state.digest,
+        json.dumps(state.stats, sort_keys=True),
+    )

@@ -11,9 +11,10 @@ import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pipeline.records import Alignment, Article, Reject, Sentence
 from pipeline.statements import (
@@ -91,13 +92,14 @@ def neutralise_row(row: Sequence[Any]) -> list[Any]:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[TextIO]:
-    """A text handle on a temporary file in the same folder, fsynced and renamed over `path`
-    when the block completes, so `path` is never seen half-written."""
+def atomic_file(path: Path, binary: bool = False) -> Iterator[Any]:
+    """A text (or `binary`) handle on a temporary file in the same folder, fsynced and renamed
+    over `path` when the block completes, so `path` is never seen half-written."""
     temporary = path.with_name(f".{path.name}.tmp")
     # Never through a link planted at the temporary name; the mode is left to the umask.
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
-    with open(fd, "w", encoding="utf-8", newline="") as handle:
+    mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": ""}
+    with open(fd, **mode) as handle:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())
@@ -120,10 +122,8 @@ def sentence_rows(sentences: Iterable[Sentence]) -> Iterable[tuple]:
         )  # fmt: skip
 
 
-def write_alignments(
-    path: Path, alignments: Iterable[Alignment], story_of: dict[str, str] | None = None
-) -> None:
-    """alignments.csv, streamed like write_csv.
+def alignment_lines(story_of: Mapping[str, str]) -> Callable[[Iterable[Alignment]], Iterator[str]]:
+    """A function from alignments to their alignments.csv rows (without line ends).
 
     It is the largest table by far (300,000 rows at 1,000 synthetic articles), and each
     sentence is in many of its rows: each sentence's five cells are neutralised and encoded
@@ -137,15 +137,15 @@ def write_alignments(
             encoded[key] = _csv_line((s.article_id, s.position, s.lang, s.text, s.english))
         return encoded[key]
 
-    story_of = story_of or {}
-    with atomic_file(path) as handle:
-        handle.write(_csv_line(ALIGNMENT_COLUMNS) + "\n")
+    def lines(alignments: Iterable[Alignment]) -> Iterator[str]:
         for x in alignments:
             own = (
                 f"{x.cosine:.4f}", f"{x.margin:.4f}", x.only_in_a, x.only_in_b, x.method,
                 x.relation, story_of.get(x.a.article_id, ""),
             )  # fmt: skip
-            handle.write(f"{side(x.a)},{side(x.b)},{_csv_line(own)}\n")
+            yield f"{side(x.a)},{side(x.b)},{_csv_line(own)}"
+
+    return lines
 
 
 # Quoted like csv.writer's default (QUOTE_MINIMAL): a cell holding a delimiter, a quote or a
@@ -184,21 +184,36 @@ def statement_rows(
             )  # fmt: skip
 
 
-def coverage_table(
-    statements: list[Statement], story_sources: Mapping[str, Sequence[str]]
-) -> tuple[tuple[str, ...], list[list[Any]]]:
-    """A row per statement, a column per source: how many of its sentences carry it; empty
-    where the source has no article in the statement's story (it could not have carried it),
-    0 where it covered the story and left the statement out."""
-    sources = sorted({source for statement in statements for source in statement.sources})
-    rows = coverage_matrix(statements, sources)
-    table = []
-    for statement, row in zip(statements, rows, strict=True):
-        covered = set(story_sources.get(statement.story, sources))
-        table.append(
-            [statement.story, row["group"], row["statement"]]
-            + [row[source] if source in covered else "" for source in sources]
+def coverage_rows(statements: Iterable[Statement]) -> list[list[Any]]:
+    """[group, statement, {source: how many of its sentences carry it}] per statement."""
+    return [
+        [row.pop("group"), row.pop("statement"), row]
+        for row in coverage_matrix(
+            list(statements), sorted({s for st in statements for s in st.sources})
         )
+    ]
+
+
+def coverage_table(
+    coverage: Mapping[str, list[list[Any]]],
+    stories: Sequence[str],
+    story_sources: Mapping[str, Sequence[str]],
+) -> tuple[tuple[str, ...], list[list[Any]]]:
+    """coverage.csv from each story's coverage_rows(), in `stories` order: a row per
+    statement, a column per source: how many of its sentences carry it; empty where the source
+    has no article in the statement's story (it could not have carried it), 0 where it covered
+    the story and left the statement out."""
+    sources = sorted(
+        {source for rows in coverage.values() for *_, count in rows for source in count}
+    )
+    table = []
+    for story in stories:
+        covered = set(story_sources.get(story, sources))
+        for group, statement, count in coverage.get(story, []):
+            table.append(
+                [story, group, statement]
+                + [count.get(source, 0) if source in covered else "" for source in sources]
+            )
     return ("story", "group", "statement", *sources), table
 
 
@@ -261,18 +276,86 @@ def previous_statements(output_dir: Path) -> dict[tuple[str, str], str]:
     return {(plain_cell(row["article"]), plain_cell(row["original"])): row["group"] for row in rows}
 
 
-def write_run(
-    output_dir: Path,
-    run_id: str,
-    sentences: list[Sentence],
-    alignments: list[Alignment],
-    statements: list[Statement],
-    unique: list[UniqueSentence],
-    rejects: list[Reject],
-    run_info: dict[str, Any],
-    articles: Sequence[Article] = (),
-    stories: Sequence[Story] = (),
-) -> Path:
+ROW_INDEX = ".rows.json"  # in each run folder: where each story's and article's rows are
+GROUPED_TABLES = ("alignments.csv", "statements.csv", "unique.csv")  # rows by story
+
+
+@dataclass(frozen=True)
+class KeptRows:
+    """The latest run's rows that a run may copy instead of writing anew: its folder, and its
+    row index (ROW_INDEX: byte ranges by article and by story, and each story's counts)."""
+
+    folder: Path
+    index: dict[str, Any]
+
+
+def kept_rows(output_dir: Path, tables_key: str) -> KeptRows | None:
+    """The latest run's rows, if it wrote them with the same `tables_key` (options, models,
+    code) and they are all there; None otherwise (then every story is written anew)."""
+    latest = output_dir / "latest"
+    try:
+        index = json.loads((latest / ROW_INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(index, dict) or index.get("tables_key") != tables_key:
+        return None
+    if not all((latest / name).is_file() for name in ("sentences.csv", *GROUPED_TABLES)):
+        return None
+    return KeptRows(latest.resolve(), index)
+
+
+@dataclass(frozen=True)
+class RunTables:
+    """What a run writes. Rows of the `sentences` of `fresh_articles` and of the alignments,
+    statements and unique sentences of `fresh_stories` are written anew; every other
+    article's and story's rows are copied from `kept` (the latest run's)."""
+
+    articles: Sequence[Article]  # every article of the corpus
+    languages: Mapping[str, str]  # article id -> its language (articles with sentences)
+    sentence_counts: Mapping[str, int]  # article id -> how many sentences it has
+    stories: Sequence[Story]
+    sentences: list[Sentence]
+    alignments: list[Alignment]
+    statements: list[Statement]
+    unique: list[UniqueSentence]
+    rejects: list[Reject]
+    fresh_articles: frozenset[str]
+    fresh_stories: frozenset[str]
+    kept: KeptRows | None = None
+    tables_key: str = ""
+
+
+def story_counts(tables: RunTables, story_of: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Each story's counts (alignments, alignments_disagree, statements (their ids), unique,
+    unique_unchecked): counted for fresh stories, as the latest run counted them for others."""
+    kept = tables.kept.index.get("stories", {}) if tables.kept else {}
+    counts: dict[str, dict[str, Any]] = {}
+    for story in tables.stories:
+        if story.id not in tables.fresh_stories:
+            counts[story.id] = kept.get(story.id, _no_counts())
+        else:
+            counts[story.id] = _no_counts()
+    for x in tables.alignments:
+        story = counts[story_of[x.a.article_id]]
+        story["alignments"] += 1
+        story["alignments_disagree"] += x.relation != "same"
+    for statement in tables.statements:
+        counts[statement.story]["statements"].append(statement.id)
+    for u in tables.unique:
+        story = counts[story_of[u.sentence.article_id]]
+        story["unique"] += 1
+        story["unique_unchecked"] += bool(u.unchecked)
+    return counts
+
+
+def _no_counts() -> dict[str, Any]:
+    return {
+        "alignments": 0, "alignments_disagree": 0, "statements": [], "unique": 0,
+        "unique_unchecked": 0,
+    }  # fmt: skip
+
+
+def write_run(output_dir: Path, run_id: str, tables: RunTables, run_info: dict[str, Any]) -> Path:
     """Write OUTPUT/<run_id>/ and repoint OUTPUT/latest; returns the run folder.
 
     Files go to a hidden staging folder first, which is renamed into place only when all are
@@ -280,62 +363,15 @@ def write_run(
     """
     output_dir.mkdir(mode=RUN_FOLDER_MODE, parents=True, exist_ok=True)
     staging = output_dir / f".{run_id}.partial"
-    story_of = {article: story.id for story in stories for article in story.articles}
-    published = {a.id: parse_published(a.published) for a in articles}
-    stated = {a.id: a.published for a in articles}
-    source_of = {a.id: a.source for a in articles}
-    story_sources = {story.id: story.sources for story in stories}
-    # Each table, and how to write it to a path.
-    tables: dict[str, Callable[[Path], None]] = {
-        "sentences.csv": lambda path: write_csv(path, SENTENCE_COLUMNS, sentence_rows(sentences)),
-        "alignments.csv": lambda path: write_alignments(path, alignments, story_of),
-        "statements.csv": lambda path: write_csv(
-            path, STATEMENT_COLUMNS, statement_rows(statements, published, stated)
-        ),
-        "coverage.csv": lambda path: write_csv(path, *coverage_table(statements, story_sources)),
-        "unique.csv": lambda path: write_csv(
-            path,
-            UNIQUE_COLUMNS,
-            (
-                (
-                    u.sentence.source,
-                    u.sentence.article_id,
-                    u.sentence.position,
-                    u.sentence.lang,
-                    u.sentence.text,
-                    u.sentence.english,
-                    u.unchecked,
-                    story_of.get(u.sentence.article_id, ""),
-                )
-                for u in unique
-            ),  # fmt: skip
-        ),
-        "rejects.csv": lambda path: write_csv(
-            path, REJECT_COLUMNS, ((r.input, r.reason) for r in rejects)
-        ),
-        "articles.csv": lambda path: write_csv(
-            path, ARTICLE_COLUMNS, article_rows(articles, sentences, story_of)
-        ),
-        "stories.csv": lambda path: write_csv(
-            path, STORY_COLUMNS, story_rows(stories, source_of, published)
-        ),
-    }
-    same_tables = previous_tables(output_dir, run_info.get("result_key"), list(tables))
     started = time.perf_counter()
     try:
         # Staging folders left by a killed run; the output lock keeps out live ones.
         for stale in output_dir.glob(".*.partial"):
             shutil.rmtree(stale, ignore_errors=True)
         staging.mkdir(mode=RUN_FOLDER_MODE)
-        for name, write_table in tables.items():
-            if same_tables:
-                with (
-                    atomic_file(staging / name) as handle,
-                    (same_tables / name).open(encoding="utf-8", newline="") as previous,
-                ):
-                    shutil.copyfileobj(previous, handle)
-            else:
-                write_table(staging / name)
+        index = _write_tables(staging, tables)
+        with atomic_file(staging / ROW_INDEX) as handle:
+            json.dump(index, handle, ensure_ascii=False)
         # The tables' writing time goes into run.json with the other stages' seconds.
         seconds = {**run_info.get("seconds", {}), "export": round(time.perf_counter() - started, 3)}
         with atomic_file(staging / "run.json") as handle:
@@ -353,19 +389,123 @@ def write_run(
     return run_dir
 
 
+def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
+    """Write every table into `folder`; returns the row index (ROW_INDEX) of what was written."""
+    story_of = {article: story.id for story in tables.stories for article in story.articles}
+    published = {a.id: parse_published(a.published) for a in tables.articles}
+    stated = {a.id: a.published for a in tables.articles}
+    source_of = {a.id: a.source for a in tables.articles}
+    kept = tables.kept
+    kept_index = kept.index if kept else {}
+    story_ids = [story.id for story in tables.stories]
+
+    def grouped(records: Iterable[Any], key: Callable[[Any], str]) -> dict[str, list[Any]]:
+        groups: dict[str, list[Any]] = {group: [] for group in tables.fresh_stories}
+        for record in records:
+            groups[key(record)].append(record)
+        return groups
+
+    index: dict[str, Any] = {"tables_key": tables.tables_key}
+    sentences_of: dict[str, list[Sentence]] = {a: [] for a in tables.fresh_articles}
+    for sentence in tables.sentences:
+        sentences_of[sentence.article_id].append(sentence)
+    index["sentences.csv"] = write_grouped(
+        folder / "sentences.csv", SENTENCE_COLUMNS, sorted(source_of), sentences_of,
+        lambda rows: map(_csv_line, sentence_rows(rows)), kept,
+    )  # fmt: skip
+    index["alignments.csv"] = write_grouped(
+        folder / "alignments.csv", ALIGNMENT_COLUMNS, story_ids,
+        grouped(tables.alignments, lambda x: story_of[x.a.article_id]),
+        alignment_lines(story_of), kept,
+    )  # fmt: skip
+    index["statements.csv"] = write_grouped(
+        folder / "statements.csv", STATEMENT_COLUMNS, story_ids,
+        grouped(tables.statements, lambda statement: statement.story),
+        lambda rows: map(_csv_line, statement_rows(rows, published, stated)), kept,
+    )  # fmt: skip
+    index["unique.csv"] = write_grouped(
+        folder / "unique.csv", UNIQUE_COLUMNS, story_ids,
+        grouped(tables.unique, lambda u: story_of[u.sentence.article_id]),
+        lambda rows: (
+            _csv_line((
+                u.sentence.source, u.sentence.article_id, u.sentence.position, u.sentence.lang,
+                u.sentence.text, u.sentence.english, u.unchecked,
+                story_of.get(u.sentence.article_id, ""),
+            ))
+            for u in rows
+        ),
+        kept,
+    )  # fmt: skip
+    story_sources = {story.id: story.sources for story in tables.stories}
+    fresh_coverage = grouped(tables.statements, lambda statement: statement.story)
+    coverage: dict[str, list[list[Any]]] = {}
+    for story in story_ids:
+        if story in tables.fresh_stories:
+            coverage[story] = coverage_rows(fresh_coverage.get(story, []))
+        else:
+            coverage[story] = kept_index.get("coverage", {}).get(story, [])
+    write_csv(folder / "coverage.csv", *coverage_table(coverage, story_ids, story_sources))
+    index["coverage"] = {story: rows for story, rows in coverage.items() if rows}
+    write_csv(folder / "rejects.csv", REJECT_COLUMNS, ((r.input, r.reason) for r in tables.rejects))
+    write_csv(
+        folder / "articles.csv", ARTICLE_COLUMNS,
+        article_rows(tables.articles, tables.languages, tables.sentence_counts, story_of),
+    )  # fmt: skip
+    write_csv(
+        folder / "stories.csv", STORY_COLUMNS, story_rows(tables.stories, source_of, published)
+    )
+    index["stories"] = story_counts(tables, story_of)
+    return index
+
+
+def write_grouped(
+    path: Path,
+    columns: Sequence[str],
+    keys: Iterable[str],
+    fresh: Mapping[str, list[Any]],
+    lines: Callable[[list[Any]], Iterable[str]],
+    kept: KeptRows | None,
+) -> dict[str, list[int]]:
+    """Write a table whose rows come in groups (an article's, a story's), in `keys` order,
+    atomically and streamed: a key in `fresh` gets `lines(fresh[key])` (CSV rows without line
+    ends), any other the bytes it had in the kept run's table. Returns each key's byte range
+    [start, end) in the new file."""
+    ranges: dict[str, list[int]] = {}
+    kept_ranges = kept.index.get(path.name, {}) if kept else {}
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(atomic_file(path, binary=True))
+        old = stack.enter_context((kept.folder / path.name).open("rb")) if kept else None
+        at = out.write((_csv_line(columns) + "\n").encode("utf-8"))
+        for key in keys:
+            if key in fresh:
+                data = "".join(line + "\n" for line in lines(fresh[key])).encode("utf-8")
+            elif old is not None and key in kept_ranges:
+                start, end = kept_ranges[key]
+                old.seek(start)
+                data = old.read(end - start)
+            else:
+                continue
+            if data:
+                out.write(data)
+                ranges[key] = [at, at + len(data)]
+                at += len(data)
+    return ranges
+
+
 def article_rows(
-    articles: Sequence[Article], sentences: list[Sentence], story_of: dict[str, str] | None = None
+    articles: Sequence[Article],
+    languages: Mapping[str, str],
+    sentence_counts: Mapping[str, int],
+    story_of: Mapping[str, str] | None = None,
 ) -> Iterator[tuple]:
     """One row per article, in id order: where it came from (outlet, URL, title, publication
     date as the page states it), the language most of its sentences are in, how many
     sentences it has, and its story, so an analyst can cite each statement's source."""
-    languages = article_languages(sentences)
-    counts = Counter(s.article_id for s in sentences)
     story_of = story_of or {}
     for a in sorted(articles, key=lambda a: a.id):
         yield (
-            a.id, a.source, a.url, a.title, a.published, languages.get(a.id, ""), counts[a.id],
-            story_of.get(a.id, ""),
+            a.id, a.source, a.url, a.title, a.published, languages.get(a.id, ""),
+            sentence_counts.get(a.id, 0), story_of.get(a.id, ""),
         )  # fmt: skip
 
 
@@ -376,18 +516,6 @@ def article_languages(sentences: list[Sentence]) -> dict[str, str]:
     for sentence in sentences:
         langs_of[sentence.article_id][sentence.lang] += 1
     return {article: langs.most_common(1)[0][0] for article, langs in langs_of.items()}
-
-
-def previous_tables(output_dir: Path, result_key: str | None, names: list[str]) -> Path | None:
-    """The latest run folder, if its tables came from exactly the same inputs (run.json's
-    `result_key`) and are all there: a rerun copies them instead of writing them again."""
-    latest = output_dir / "latest"
-    info = previous_run_info(output_dir)
-    if not result_key or info.get("result_key") != result_key:
-        return None
-    if not all((latest / name).is_file() for name in names):
-        return None
-    return latest.resolve()
 
 
 def point_latest(output_dir: Path, run_id: str) -> None:

@@ -18,7 +18,7 @@ import os
 import secrets
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -29,16 +29,20 @@ import numpy as np
 
 from pipeline import clean, segment
 from pipeline.align import LINK_CACHE_FORMAT, align, background_sentences
-from pipeline.boilerplate import mark_boilerplate
+from pipeline.boilerplate import mark_in_corpus
 from pipeline.config import Config
-from pipeline.corpus import Corpus
+from pipeline.corpus import ArticleState, Corpus
 from pipeline.embed import Embedder, embed_texts
 from pipeline.export import (
     RUN_FOLDER_MODE,
+    RunTables,
     article_languages,
+    kept_rows,
     previous_run_info,
     previous_statements,
     previous_stories,
+    sentence_rows,
+    story_counts,
     write_run,
 )
 from pipeline.ingest import read_corpus
@@ -53,8 +57,16 @@ from pipeline.statements import (
     unique_sentences,
 )
 from pipeline.store import Store
-from pipeline.stories import Story, group_stories, parse_published
+from pipeline.stories import (
+    Story,
+    StoryChange,
+    article_features,
+    group_stories,
+    parse_published,
+    story_links,
+)
 from pipeline.translate import (
+    TranslateReport,
     load_translators,
     missing_models,
     packages_dir,
@@ -224,32 +236,32 @@ RESULT_MODULES = (
 )  # fmt: skip
 
 
-def result_key(
-    sentences: list[Sentence],
-    rejects: list[Reject],
-    options: str,
-    articles: list[Article] = (),
-    stories: list[Story] = (),
+def state_key(
+    config: Config,
+    memory: TranslationMemory,
+    translators: dict[str, Any],
+    embedder: Embedder,
 ) -> str:
-    """Everything the output tables depend on: articles' metadata, sentences, rejects, stories,
-    options, models and code.
+    """What an article's state (pipeline/corpus.py) depends on besides its text: segmentation,
+    boilerplate and stories options, the translation memory and models, the embedding model,
+    and the code that makes them. State made with another key is made anew."""
+    memory_digest = hashlib.sha256()
+    for source, english in sorted(memory.entries.items()):
+        memory_digest.update(f"{source}\t{english}\n".encode())
+    models = sorted((lang, t.cache_key) for lang, t in translators.items())
+    code = code_digest("boilerplate.py", "stories.py", "relation.py", "translate/__init__.py")
+    return text_hash(
+        f"{segmentation_key(config)}|{sorted(config.boilerplate.__dict__.items())}|"
+        f"{sorted(config.stories.__dict__.items())}|{config.translate.target}|"
+        f"{memory_digest.hexdigest()}|{models}|{embedder.cache_key}|{code}"
+    )
 
-    Two runs with the same key write the same tables, so a rerun copies them.
-    """
-    digest = hashlib.sha256(f"{options}|{code_digest(*RESULT_MODULES)}".encode())
-    for a in sorted(articles, key=lambda a: a.id):
-        digest.update(repr((a.id, a.source, a.url, a.title, a.published)).encode())
-    for s in sentences:
-        fields = (
-            s.article_id, s.source, s.position, s.lang, s.text, s.english, s.english_origin,
-            s.boilerplate,
-        )  # fmt: skip
-        digest.update(repr(fields).encode())
-    for reject in rejects:
-        digest.update(repr((reject.input, reject.reason)).encode())
-    for story in stories:
-        digest.update(repr(story).encode())
-    return digest.hexdigest()
+
+def tables_key(state: str, options: str, unplaced: Mapping[str, str]) -> str:
+    """What a story's rows depend on besides its articles: the articles' state key, the align
+    options, the code that writes the tables, and the articles no story could hold (their
+    untranslated sentences count as unchecked in every story: `unplaced`, id -> digest)."""
+    return text_hash(f"{state}|{options}|{code_digest(*RESULT_MODULES)}|{sorted(unplaced.items())}")
 
 
 def align_and_group(
@@ -262,12 +274,13 @@ def align_and_group(
     config: Config,
     options: str,
     output_dir: Path,
+    taken: frozenset[str] = frozenset(),
 ) -> Aligned:
     """Within each story: links between articles, statement groups and the sentences no other
     source carries (each with how many `untranslated` sentences of the story it could not be
     compared with). Statements are in story order, each keeping its id from the latest run in
     `output_dir`, or named after its first carrier (name_statements; `published`: article id
-    -> publication date, None when undated).
+    -> publication date, None when undated), never one of the ids `taken` by other stories.
 
     `options` (align_options()) keys the link cache.
     """
@@ -301,17 +314,42 @@ def align_and_group(
         alignments += links
         statements += [dataclasses.replace(g, story=story.id) for g in groups]
         unique += unique_sentences(sentences, groups, links, untranslated_of[story.id] + unplaced)
-    statements = name_statements(statements, published, previous_statements(output_dir))
+    statements = name_statements(statements, published, previous_statements(output_dir), set(taken))
     return Aligned(alignments, statements, unique)
 
 
-def story_fingerprints(stories: list[Story], articles: list[Article]) -> dict[str, str]:
-    """Each story's fingerprint: a hash of its articles' ids, texts and publication dates (which
-    decide its membership and provenance), so the next run can tell which stories changed."""
-    content = {a.id: f"{a.content_hash}\x1f{a.published}" for a in articles}
+def story_fingerprints(
+    stories: list[Story], articles: list[Article], digests: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Each story's fingerprint: a hash of its articles' ids, sources, publication dates and
+    texts, and (`digests`, article id -> sentences digest) their sentences as the run made them,
+    which decide its rows; the next run re-does only the stories whose fingerprint changed."""
+    digests = digests or {}
+    content = {
+        a.id: f"{a.content_hash}\x1f{a.published}\x1f{a.source}\x1f{digests.get(a.id, '')}"
+        for a in articles
+    }
     return {
         story.id: text_hash("\n".join(f"{a}\x1f{content.get(a, '')}" for a in story.articles))
         for story in stories
+    }
+
+
+def sentences_digest(sentences: list[Sentence]) -> str:
+    """A hash of one article's sentences as sentences.csv writes them."""
+    return text_hash(repr(list(sentence_rows(sentences))))
+
+
+def sentence_stats(sentences: list[Sentence]) -> dict[str, dict[str, int]]:
+    """One article's sentences counted, for run.json's counts without reading them again."""
+    return {
+        "by_lang": dict(Counter(s.lang for s in sentences)),
+        "by_origin": dict(Counter(s.english_origin for s in sentences)),
+        "counts": {
+            "sentences": len(sentences),
+            "boilerplate": sum(s.boilerplate for s in sentences),
+            "untranslated": sum(1 for s in sentences if not s.english and not s.boilerplate),
+        },
     }
 
 
@@ -373,15 +411,102 @@ def check_folders(input_dir: Path, output_dir: Path) -> None:
         raise PathError(f"output folder {output_dir} is not writable{where}")
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """Articles made ready to place and align: every sentence with its English side and
+    boilerplate mark, and the vectors of those embedded."""
+
+    sentences: list[Sentence]
+    embedded: Embedded
+    rejects: list[Reject]
+    others: set[str]  # articles whose boilerplate marks changed with these (mark_in_corpus)
+    segmented: int
+    report: TranslateReport
+
+
+def prepare(
+    articles: list[Article],
+    corpus: Corpus,
+    memory: TranslationMemory,
+    translators: dict[str, Any],
+    embedder: Embedder,
+    store: Store,
+    config: Config,
+    timed: Step,
+    progress: Progress | None,
+) -> Prepared:
+    """Segment, mark, translate and embed `articles`, from the caches where they can.
+
+    Raises RunError when a language has no model and `translate.on_missing_model` is "fail".
+    """
+    sentences, rejects, segmented = split_with_cache(articles, config, store, timed)
+    sources = {a.id: a.source for a in articles}
+    sentences, others = mark_in_corpus(sentences, sources, corpus, config.boilerplate)
+    target = config.translate.target
+    missing = missing_models(sentences, memory, translators, target)
+    if missing and config.translate.on_missing_model == "fail":
+        raise RunError(_missing_message(missing, packages_dir(config.translate)))
+    sentences, report = timed(
+        "translate", translate_sentences, sentences, memory, translators, store, target, progress
+    )
+    embedded = timed("embed", embed, sentences, embedder, store, progress)
+    return Prepared(sentences, embedded, rejects, others, segmented, report)
+
+
+def article_states(articles: list[str], prepared: Prepared) -> dict[str, ArticleState]:
+    """The state (pipeline/corpus.py) of each of `articles` from what prepare() made of them."""
+    languages = article_languages(prepared.sentences)
+    embedded = prepared.embedded
+    features = article_features(embedded.sentences, embedded.vectors, languages)
+    sentences_of: dict[str, list[Sentence]] = defaultdict(list)
+    for sentence in prepared.sentences:
+        sentences_of[sentence.article_id].append(sentence)
+    reason = {reject.input: reject.reason for reject in prepared.rejects}
+    return {
+        article: ArticleState(reason[article], None, "")
+        if article in reason
+        else ArticleState(
+            "",
+            features[article],
+            sentences_digest(sentences_of[article]),
+            sentence_stats(sentences_of[article]),
+        )
+        for article in articles
+    }
+
+
+def place_in_stories(
+    corpus: Corpus,
+    articles: list[Article],
+    states: dict[str, ArticleState],
+    changed: set[str],
+    config: Config,
+    previous: dict[str, str],
+) -> tuple[list[Story], list[StoryChange]]:
+    """The stories stage: links of the `changed` articles to all others are found anew and
+    kept in the corpus, and the stories are the components of every link."""
+    features = {article: state.features for article, state in states.items() if state.features}
+    published = {a.id: parse_published(a.published) for a in articles}
+    corpus.drop_links(changed)
+    corpus.put_links(story_links(features, published, config.stories, among=changed))
+    placed = [a for a in articles if a.id in features]
+    return group_stories(placed, features, corpus.links(), previous)
+
+
 def run(
     input_dir: Path, config: Config, step: Step = call_directly, progress: Progress | None = None
 ) -> RunResult:
     """Run every stage over `input_dir` and write OUTPUT/<run-id>/.
 
+    Only new and changed articles are processed, and only the stories they touch aligned and
+    written anew; every other row is copied from the latest run (in accumulate mode, over
+    every article the output folder has seen).
+
     Raises PathError for an unusable input or output folder, TranslationMemoryError for a
     memory that cannot be read (both before any work), RunError when the run cannot complete.
     When no article is read (an empty folder, or only rejected files) nothing is written: the
-    result's run_dir is None and its rejects say why.
+    result's run_dir is None and its rejects say why. The result's alignments are those of the
+    stories aligned anew.
     """
     output_dir = config.paths.output_dir
     check_folders(input_dir, output_dir)
@@ -398,97 +523,147 @@ def run(
         return result
 
     articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
-    if not articles and not (config.corpus.accumulate and Corpus.exists(output_dir)):
+    accumulate = config.corpus.accumulate
+    if not articles and not (accumulate and Corpus.exists(output_dir)):
         return _nothing_read(rejects, seconds)
     with contextlib.ExitStack() as held:
         held.enter_context(output_lock(output_dir))
         store = held.enter_context(contextlib.closing(Store(config.paths.cache_dir)))
         started = datetime.now(UTC)  # once this run holds the output folder
-        corpus, corpus_counts = None, {}
-        if config.corpus.accumulate:
-            # What this run adds to the registry is committed only with its outputs: an input
-            # that stalls or kills a run leaves no trace, and is not read again once removed.
-            corpus = held.enter_context(contextlib.closing(Corpus(output_dir)))
-            change = corpus.update(articles)
-            articles = corpus.articles()
+        # What this run adds to the registry is committed only with its outputs: an input
+        # that stalls or kills a run leaves no trace, and is not read again once removed.
+        # Without accumulate mode, the registry lives in memory for this run only.
+        corpus = held.enter_context(contextlib.closing(Corpus(output_dir if accumulate else None)))
+        change = corpus.update(articles)
+        articles = corpus.articles()
+        corpus_counts = {}
+        if accumulate:
             corpus_counts = {f"articles_{k}": v for k, v in dataclasses.asdict(change).items()}
-            if not articles:
-                return _nothing_read(rejects, seconds)
-        sentences, unsplit, segmented = split_with_cache(articles, config, store, timed)
-        rejects += unsplit
-        sentences = mark_boilerplate(sentences, config.boilerplate)
-
-        languages = {s.lang for s in sentences}
-        translators = load_translators(config.translate, languages)
-        missing = missing_models(sentences, memory, translators, config.translate.target)
-        if missing and config.translate.on_missing_model == "fail":
-            raise RunError(_missing_message(missing, packages_dir(config.translate)))
-
-        sentences, report = timed(
-            "translate",
-            translate_sentences,
-            sentences,
-            memory,
-            translators,
-            store,
-            config.translate.target,
-            progress,
-        )
+        if not articles:
+            return _nothing_read(rejects, seconds)
+        by_id = {a.id: a for a in articles}
+        translators = load_translators(config.translate, set(config.langid.languages))
         embedder = Embedder(config.embed)
-        embedded = timed("embed", embed, sentences, embedder, store, progress)
         options = align_options(config, embedder)
-        languages = article_languages(sentences)
+        state = state_key(config, memory, translators, embedder)
+        corpus.use_state_key(state)
+
+        def prepared(ids: list[str]) -> Prepared:
+            return prepare(
+                [by_id[i] for i in ids], corpus, memory, translators, embedder, store, config,
+                timed, progress,
+            )  # fmt: skip
+
+        # New and changed articles, then those whose boilerplate marks they changed.
+        parts: list[Prepared] = []
+        changed: set[str] = set()
+        todo = corpus.stateless()
+        while todo:
+            parts.append(prepared(todo))
+            corpus.put_states(article_states(todo, parts[-1]))
+            changed.update(todo)
+            todo = sorted(parts[-1].others - changed)
+        states = corpus.states()
         stories, story_changes = timed(
-            "stories",
-            group_stories,
-            [a for a in articles if a.id in languages],  # rejected ones have no sentences
-            embedded.sentences,
-            embedded.vectors,
-            config.stories,
-            languages,
+            "stories", place_in_stories, corpus, articles, states, changed, config,
             previous_stories(output_dir),
-        )
-        fingerprints = story_fingerprints(stories, articles)
+        )  # fmt: skip
+
+        digests = {article: s.digest for article, s in states.items()}
+        fingerprints = story_fingerprints(stories, articles, digests)
         earlier = previous_run_info(output_dir).get("story_fingerprints") or {}
         changed_stories = [i for i, print_ in fingerprints.items() if earlier.get(i) != print_]
-        untranslated = [s for s in sentences if not s.english and not s.boilerplate]
-        aligned = timed(
-            "align",
-            align_and_group,
-            embedded,
-            untranslated,
-            stories,
-            {a.id: parse_published(a.published) for a in articles},
-            embedder,
-            store,
-            config,
-            options,
-            output_dir,
+        unplaced = {
+            article: s.digest
+            for article, s in states.items()
+            if s.features is not None and s.features.vector is None
+        }
+        key = tables_key(state, options, unplaced)
+        kept = kept_rows(output_dir, key)
+        fresh_stories = set(changed_stories) if kept else set(fingerprints)
+        members = {a for story in stories if story.id in fresh_stories for a in story.articles}
+        fresh_articles = changed | members | set(unplaced)
+        if kept is None:  # nothing to copy: every article's sentences are written
+            fresh_articles = set(by_id)
+        loaded = sorted(fresh_articles - changed - {r.input for r in rejects})
+        if loaded:
+            parts.append(prepared(loaded))
+
+        sentences = [s for part in parts for s in part.sentences if s.article_id in fresh_articles]
+        rows = [
+            (part, row)
+            for part in parts
+            for row, s in enumerate(part.embedded.sentences)
+            if s.article_id in members
+        ]
+        embedded = Embedded(
+            [part.embedded.sentences[row] for part, row in rows],
+            np.stack([part.embedded.vectors[row] for part, row in rows])
+            if rows
+            else np.zeros((0, 0), np.float32),
+            sum(part.embedded.encoded for part in parts),
         )
-        alignments = aligned.alignments
+        untranslated = [s for s in sentences if not s.english and not s.boilerplate]
+        taken = frozenset(
+            statement
+            for story, counts in (kept.index.get("stories", {}) if kept else {}).items()
+            if story in fingerprints and story not in fresh_stories
+            for statement in counts["statements"]
+        )
+        unplaced_stories = {story.id for story in stories if set(story.articles) & set(unplaced)}
+        aligned = timed(
+            "align", align_and_group, embedded, untranslated,
+            [story for story in stories if story.id in fresh_stories | unplaced_stories],
+            {a.id: parse_published(a.published) for a in articles}, embedder, store, config,
+            options, output_dir, taken,
+        )  # fmt: skip
+        rejects += [Reject(i, s.reject) for i, s in sorted(states.items()) if s.reject]
+        tables = RunTables(
+            articles=articles,
+            languages={i: s.features.language for i, s in states.items() if s.features},
+            sentence_counts={
+                i: s.stats["counts"]["sentences"] for i, s in states.items() if s.stats
+            },
+            stories=stories,
+            sentences=sentences,
+            alignments=aligned.alignments,
+            statements=aligned.statements,
+            unique=aligned.unique,
+            rejects=rejects,
+            fresh_articles=frozenset(fresh_articles),
+            fresh_stories=frozenset(fresh_stories),
+            kept=kept,
+            tables_key=key,
+        )
+        story_of = {article: story.id for story in stories for article in story.articles}
+        per_story = story_counts(tables, story_of).values()
+        report = merged_report([part.report for part in parts])
+        stats = [s.stats for s in states.values() if s.stats]
         counts = {
             "articles": len(articles),
             **corpus_counts,
-            "articles_segmented": segmented,
+            "articles_processed": len(changed),
+            "articles_segmented": sum(part.segmented for part in parts),
             "rejects": len(rejects),
-            "articles_by_lang": articles_by_language(sentences),
-            "sentences": len(sentences),
-            "sentences_by_lang": dict(sorted(Counter(s.lang for s in sentences).items())),
-            "sentences_by_origin": dict(sorted(report.by_origin.items())),
-            "boilerplate_sentences": sum(1 for s in sentences if s.boilerplate),
+            "articles_by_lang": dict(sorted(Counter(tables.languages.values()).items())),
+            "sentences": sum(x["counts"]["sentences"] for x in stats),
+            "sentences_by_lang": _summed(x["by_lang"] for x in stats),
+            "sentences_by_origin": _summed(x["by_origin"] for x in stats),
+            "boilerplate_sentences": sum(x["counts"]["boilerplate"] for x in stats),
             "translated_new": report.mt_new,
             "translated_cached": report.mt_cached,
             "embedded_new": embedded.encoded,
             "stories": len(stories),
             "stories_changed": len(changed_stories),
+            "stories_aligned": len(fresh_stories),
             "stories_with_several_sources": sum(1 for story in stories if len(story.sources) > 1),
-            "alignments": len(alignments),
-            "alignments_disagree": sum(1 for x in alignments if x.relation != "same"),
-            "statements": len(aligned.statements),
-            "unique_sentences": len(aligned.unique),
+            "alignments": sum(c["alignments"] for c in per_story),
+            "alignments_disagree": sum(c["alignments_disagree"] for c in per_story),
+            "statements": sum(len(c["statements"]) for c in per_story),
+            "unique_sentences": sum(c["unique"] for c in per_story),
             # Unique sentences that could not be compared with every other source's sentences.
-            "unique_unchecked": sum(1 for u in aligned.unique if u.unchecked),
-            "untranslated_sentences": len(untranslated),
+            "unique_unchecked": sum(c["unique_unchecked"] for c in per_story),
+            "untranslated_sentences": sum(x["counts"]["untranslated"] for x in stats),
         }
         run_id = new_run_id()
         run_info = {
@@ -513,25 +688,31 @@ def run(
             "stories_changed": changed_stories,
             "story_fingerprints": fingerprints,
             "seconds": seconds,
-            "result_key": result_key(sentences, rejects, options, articles, stories),
         }
-        run_dir = timed(
-            "export",
-            write_run,
-            output_dir,
-            run_id,
-            sentences,
-            aligned.alignments,
-            aligned.statements,
-            aligned.unique,
-            rejects,
-            run_info,
-            articles,
-            stories,
-        )
-        if corpus is not None:
-            corpus.commit()
-    return RunResult(run_id, run_dir, counts, report.missing, seconds, alignments, rejects)
+        run_dir = timed("export", write_run, output_dir, run_id, tables, run_info)
+        corpus.commit()
+    return RunResult(run_id, run_dir, counts, report.missing, seconds, aligned.alignments, rejects)
+
+
+def merged_report(reports: list[TranslateReport]) -> TranslateReport:
+    """One report for the parts a run translated."""
+    merged = TranslateReport()
+    missing: Counter = Counter()
+    for report in reports:
+        merged.mt_new += report.mt_new
+        merged.mt_cached += report.mt_cached
+        merged.packages.update(report.packages)
+        missing.update({m.lang: m.sentences for m in report.missing})
+    commands = {m.lang: m.install_command for r in reports for m in r.missing}
+    merged.missing = [MissingModel(lang, n, commands[lang]) for lang, n in sorted(missing.items())]
+    return merged
+
+
+def _summed(counters: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: Counter = Counter()
+    for counter in counters:
+        total.update(counter)
+    return dict(sorted(total.items()))
 
 
 def _nothing_read(rejects: list[Reject], seconds: dict[str, float]) -> RunResult:

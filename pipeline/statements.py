@@ -201,12 +201,14 @@ def name_statements(
     statements: list[Statement],
     published: Mapping[str, datetime | None],
     previous: Mapping[tuple[str, str], str],
+    taken: set[str] | None = None,
 ) -> list[Statement]:
     """`statements` with their ids: the id most of its members' sentences had in the last run
     (`previous`: (article id, original text) -> id), where no earlier statement took it; else
     statement_id() of its first carrier. So a statement keeps its id when later articles join
-    it, however their dates compare, and ids stay unique."""
-    taken: set[str] = set()
+    it, however their dates compare, and ids stay unique: none of those `taken` already (by
+    statements kept from the last run) is given again."""
+    taken = set(taken or ())
     named = []
     for statement in statements:
         old = Counter(

@@ -3,7 +3,7 @@
 A corpus collected from the web holds many events at once; statements are aligned within a
 story only. Two articles are about the same event when, on their English side,
 - their article vectors (the mean of their sentences' vectors) are close: cosine at least
-  `min_cosine`, found with FAISS among each article's `neighbours` nearest;
+  `min_cosine` (found with a FAISS range search);
 - they name the same people, places and organisations, and give the same figures: of the names
   and figures the article with fewer gives, at least `min_shared_names` (a share) are in the
   other too. Two articles on one topic (two fires, two rate decisions) are close in the
@@ -33,7 +33,7 @@ import email.utils
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -104,25 +104,98 @@ def story_id(first_article: str) -> str:
     return "T" + hashlib.sha256(first_article.encode()).hexdigest()[:10]
 
 
+@dataclass(frozen=True)
+class ArticleFeatures:
+    """What the stories stage knows of an article: enough to place it without its sentences."""
+
+    language: str  # the language most of its sentences are in
+    vector: np.ndarray | None  # mean of its embedded sentences' vectors, unit length; None if none
+    named: frozenset[str]  # people, places, organisations and figures ("#200") it names
+    first_english: str  # its first embedded sentence, to title a story by; "" if none
+
+
+def article_features(
+    embedded: Sequence[Sentence], vectors: np.ndarray, languages: Mapping[str, str]
+) -> dict[str, ArticleFeatures]:
+    """Features of every article in `languages` (article id -> its language).
+
+    `embedded` are the sentences that were embedded (an English side, not boilerplate),
+    `vectors` their unit-length embeddings (|embedded| x dim, float32), row for row. Raises
+    ValueError when they differ in number.
+    """
+    if len(vectors) != len(embedded):
+        raise ValueError(f"{len(embedded)} sentences but {len(vectors)} vectors")
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for row, sentence in enumerate(embedded):
+        rows_of[sentence.article_id].append(row)
+    features = {}
+    for article, language in languages.items():
+        rows = rows_of.get(article)
+        vector = None
+        if rows:
+            mean = vectors[rows].mean(axis=0)
+            vector = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype("float32")
+        named = frozenset().union(*(_named(embedded[r].english) for r in rows or ()))
+        first = embedded[rows[0]].english if rows else ""
+        features[article] = ArticleFeatures(language, vector, named, first)
+    return features
+
+
+def story_links(
+    features: Mapping[str, ArticleFeatures],
+    published: Mapping[str, datetime | None],
+    config: StoriesConfig,
+    among: Collection[str] | None = None,
+) -> list[tuple[str, str, float]]:
+    """The article pairs about one event (see the module docstring), as (first, second,
+    cosine) with first < second; only pairs with an article in `among` (None: every pair).
+
+    Whether two articles are linked depends on the two alone, so a run that adds articles
+    needs only their links (FAISS range search, exact inner product, of `among` against all).
+    """
+    ids = sorted(article for article, f in features.items() if f.vector is not None)
+    if len(ids) < 2:
+        return []
+    matrix = np.stack([features[article].vector for article in ids]).astype("float32")
+    index = faiss.IndexFlatIP(matrix.shape[1])
+    index.add(matrix)
+    queries = range(len(ids)) if among is None else [
+        n for n, article in enumerate(ids) if article in among
+    ]  # fmt: skip
+    if not queries:
+        return []
+    floor = min(config.min_cosine, config.min_cosine_named)
+    # A cosine just under the floor in float32 must not flip with the query batch.
+    limits, scores, found = index.range_search(matrix[list(queries)], floor - 1e-6)
+    pairs: dict[tuple[str, str], float] = {}
+    for n, own in enumerate(queries):
+        for score, other in zip(
+            scores[limits[n] : limits[n + 1]], found[limits[n] : limits[n + 1]], strict=True
+        ):
+            if other == own:
+                continue
+            first, second = sorted((ids[own], ids[int(other)]))
+            # Rounded: the same pair scored in another batch may differ in the last bits.
+            pairs[first, second] = round(float(score), 5)
+    return [
+        (first, second, cosine)
+        for (first, second), cosine in sorted(pairs.items())
+        if _same_event(features[first].named, features[second].named, cosine, config)
+        and _in_window(published[first], published[second], config.window_days)
+    ]
+
+
 def group_stories(
     articles: Sequence[Article],
-    sentences: Sequence[Sentence],
-    vectors: np.ndarray,
-    config: StoriesConfig,
-    languages: Mapping[str, str],
+    features: Mapping[str, ArticleFeatures],
+    links: Sequence[tuple[str, str, float]],
     previous: Mapping[str, str] | None = None,
 ) -> tuple[list[Story], list[StoryChange]]:
-    """Group `articles` into stories; returns the stories, earliest first, and the merges and
-    splits of the `previous` ones.
-
-    `sentences` are those embedded (an English side, not boilerplate), `vectors` their
-    unit-length embeddings (|sentences| x dim, float32), row for row. `languages` maps article
-    id to its language, `previous` article id to its story id in the last run. An article with
-    no embedded sentence (all of them in a language that was not translated) is a story of its
-    own. Raises ValueError when sentences and vectors differ in number.
-    """
-    if len(vectors) != len(sentences):
-        raise ValueError(f"{len(sentences)} sentences but {len(vectors)} vectors")
+    """Group `articles` (those with `features`) into stories, the connected components of
+    `links` (story_links()); returns the stories, earliest first, and the merges and splits of
+    the `previous` ones (article id -> its story id in the last run). An article with no
+    embedded sentence (all of them in a language that was not translated) is a story of its
+    own."""
     previous = previous or {}
     published = {a.id: parse_published(a.published) for a in articles}
     unreadable = [a for a in articles if a.published.strip() and published[a.id] is None]
@@ -133,21 +206,6 @@ def group_stories(
         )  # fmt: skip
     order = sorted(articles, key=lambda a: (_sort_date(published[a.id]), a.id))
     number = {a.id: n for n, a in enumerate(order)}
-
-    rows_of: dict[str, list[int]] = defaultdict(list)
-    for row, sentence in enumerate(sentences):
-        if sentence.article_id in number:
-            rows_of[sentence.article_id].append(row)
-    embedded = [a.id for a in order if rows_of[a.id]]
-    means = np.zeros((len(embedded), vectors.shape[1] if vectors.ndim == 2 else 0), "float32")
-    for n, article in enumerate(embedded):
-        mean = vectors[rows_of[article]].mean(axis=0)
-        means[n] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    names_of = {
-        article: frozenset().union(*(_named(sentences[r].english) for r in rows_of[article]))
-        for article in embedded
-    }
-
     parent = {a.id: a.id for a in order}
 
     def root(article: str) -> str:
@@ -161,12 +219,7 @@ def group_stories(
         if a != b:  # the earlier article is the root: a component's root is its first
             parent[max(a, b, key=number.__getitem__)] = min(a, b, key=number.__getitem__)
 
-    links = [
-        (first, second, cosine)
-        for first, second, cosine in _close_pairs(embedded, means, config)
-        if _same_event(names_of[first], names_of[second], cosine, config)
-        and _in_window(published[first], published[second], config.window_days)
-    ]
+    links = [link for link in links if link[0] in number and link[1] in number]
     for first, second, _ in links:
         if (published[first] is None) == (published[second] is None):
             join(first, second)
@@ -177,7 +230,7 @@ def group_stories(
         if (published[first] is None) != (published[second] is None):
             undated, dated = (first, second) if published[first] is None else (second, first)
             group = root(undated)
-            if group not in closest or cosine > closest[group][0]:
+            if group not in closest or (cosine, dated) > closest[group]:
                 closest[group] = (cosine, dated)
     for group, (_, dated) in sorted(closest.items()):
         join(group, dated)
@@ -188,7 +241,7 @@ def group_stories(
     ids, changes = _name_stories(list(members.values()), previous, number)
     by_id = {a.id: a for a in articles}
     stories = [
-        _story(ids[n], group, by_id, published, languages, sentences, rows_of, means, embedded)
+        _story(ids[n], group, by_id, published, features)
         for n, group in enumerate(members.values())
     ]
     for change in changes:
@@ -205,25 +258,6 @@ def _named(text: str) -> set[str]:
 def _sort_date(moment: datetime | None) -> datetime:
     # Undated articles after dated ones: "first" means first published, as far as known.
     return moment or datetime.max.replace(tzinfo=UTC)
-
-
-def _close_pairs(
-    embedded: list[str], means: np.ndarray, config: StoriesConfig
-) -> list[tuple[str, str, float]]:
-    """Article pairs, with their cosine, whose vectors are among each other's nearest and at
-    least the lower of min_cosine and min_cosine_named apart."""
-    if len(embedded) < 2:
-        return []
-    index = faiss.IndexFlatIP(means.shape[1])
-    index.add(means)
-    scores, ids = index.search(means, min(config.neighbours + 1, len(embedded)))
-    floor = min(config.min_cosine, config.min_cosine_named)
-    pairs: dict[tuple[int, int], float] = {}
-    for own, (row_scores, row_ids) in enumerate(zip(scores, ids, strict=True)):
-        for score, other in zip(row_scores, row_ids, strict=True):
-            if other >= 0 and other != own and score >= floor:
-                pairs[min(own, int(other)), max(own, int(other))] = float(score)
-    return [(embedded[a], embedded[b], pairs[a, b]) for a, b in sorted(pairs)]
 
 
 def _same_event(
@@ -285,25 +319,19 @@ def _story(
     group: list[str],
     by_id: Mapping[str, Article],
     published: Mapping[str, datetime | None],
-    languages: Mapping[str, str],
-    sentences: Sequence[Sentence],
-    rows_of: Mapping[str, list[int]],
-    means: np.ndarray,
-    embedded: list[str],
+    features: Mapping[str, ArticleFeatures],
 ) -> Story:
     dated = sorted((published[a], by_id[a].published) for a in group if published[a] is not None)
-    row_of = {article: n for n, article in enumerate(embedded)}
     central = group[0]
-    inside = [a for a in group if a in row_of]
+    inside = [a for a in group if features[a].vector is not None]
     if inside:
-        block = means[[row_of[a] for a in inside]]
+        block = np.stack([features[a].vector for a in inside])
         central = inside[int(np.argmax((block @ block.T).sum(axis=1)))]
     title = by_id[central].title.strip()
-    if not title or languages.get(central, "en") != "en":
-        first = rows_of.get(central)
+    if not title or features[central].language != "en":
         # No English side at all: its own headline, or first line, in its language.
         lines = [line.strip() for line in by_id[central].text.splitlines() if line.strip()]
-        title = sentences[first[0]].english if first else title or (lines[0] if lines else "")
+        title = features[central].first_english or title or (lines[0] if lines else "")
     return Story(
         story,
         tuple(group),
@@ -311,5 +339,5 @@ def _story(
         dated[0][1] if dated else "",
         dated[-1][1] if dated else "",
         tuple(sorted({by_id[a].source for a in group})),
-        tuple(sorted({languages[a] for a in group if a in languages})),
+        tuple(sorted({features[a].language for a in group})),
     )

@@ -1,9 +1,14 @@
 """Cross-page boilerplate (pipeline/boilerplate.py): what one source repeats on its pages."""
 
+import random
 import shutil
 
-from pipeline.boilerplate import mark_boilerplate
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.boilerplate import mark_in_corpus
 from pipeline.config import BoilerplateConfig, load_config
+from pipeline.corpus import Corpus
 from pipeline.records import Sentence
 from pipeline.run import run
 
@@ -14,6 +19,16 @@ def sentences(source: str, articles: dict[str, list[str]]) -> list[Sentence]:
         for article, texts in articles.items()
         for position, text in enumerate(texts)
     ]
+
+
+def mark_boilerplate(found: list[Sentence], config: BoilerplateConfig) -> list[Sentence]:
+    """Marks counted over `found` alone, as a run without accumulate mode counts them."""
+    corpus = Corpus(None)
+    try:
+        sources = {s.article_id: s.source for s in found}
+        return mark_in_corpus(found, sources, corpus, config)[0]
+    finally:
+        corpus.close()
 
 
 def marked(found: list[Sentence]) -> list[tuple[str, str]]:
@@ -77,3 +92,37 @@ def test_an_outlets_sign_off_on_the_seed_pages_is_marked_and_not_aligned(seeds_d
     assert len(signs) == 2 and all(line.endswith(",true") for line in signs)
     assert result.counts["boilerplate_sentences"] == 2
     assert not any("Ukrinform" in x.a.text + x.b.text for x in result.alignments)
+
+
+LINES = ["Read also: floods.", "The dam burst.", "Schools reopened.", "Rain fell.",
+         "Rescuers came, Herald reports with reference to Ukrinform.",
+         "The mayor spoke, Post informs with reference to Ukrinform."]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**6), st.integers(2, 12), st.sampled_from([(2, 0.5), (3, 0.3), (2, 0.8)]))
+def test_articles_added_one_run_at_a_time_are_marked_as_if_all_came_at_once(seed, size, limits):
+    """Accumulate mode marks a run's new articles against the corpus, and re-marks older
+    articles whose lines cross the threshold: the marks equal those counted over everything."""
+    rng = random.Random(seed)
+    config = BoilerplateConfig(min_articles=limits[0], min_share=limits[1])
+    articles = {
+        f"a{n}": (rng.choice(["herald", "post"]), rng.sample(LINES, rng.randint(0, 3)))
+        for n in range(size)
+    }
+    everything = [s for article, (source, texts) in articles.items()
+                  for s in sentences(source, {article: texts})]  # fmt: skip
+    expected = marked(mark_boilerplate(everything, config))
+
+    corpus = Corpus(None)
+    current: dict[str, list[Sentence]] = {}
+    for article, (source, _texts) in articles.items():
+        todo = {article: source}
+        while todo:  # the run's new article, then the older ones it changed
+            found = [s for a, (src, t) in articles.items() if a in todo
+                     for s in sentences(src, {a: t})]  # fmt: skip
+            found, others = mark_in_corpus(found, todo, corpus, config)
+            current.update({a: [s for s in found if s.article_id == a] for a in todo})
+            todo = {a: articles[a][0] for a in others}
+    corpus.close()
+    assert marked([s for a in articles for s in current.get(a, [])]) == expected

@@ -1,17 +1,34 @@
 import csv
 import json
+from collections import Counter
 
 from pipeline.export import (
     ALIGNMENT_COLUMNS,
     SENTENCE_COLUMNS,
     STORY_COLUMNS,
+    KeptRows,
+    RunTables,
+    alignment_lines,
+    article_languages,
+    coverage_rows,
     coverage_table,
     neutralise_row,
+    write_grouped,
     write_run,
 )
 from pipeline.records import Alignment, Article, Reject, Sentence
 from pipeline.statements import Statement, UniqueSentence
 from pipeline.stories import Story
+
+
+def tables(sentences=(), alignments=(), statements=(), unique=(), rejects=(), articles=(),
+           stories=()):  # fmt: skip
+    """A run's tables, every row written anew."""
+    return RunTables(
+        articles, article_languages(list(sentences)), Counter(s.article_id for s in sentences),
+        stories, list(sentences), list(alignments), list(statements), list(unique),
+        list(rejects), frozenset(a.id for a in articles), frozenset(s.id for s in stories),
+    )  # fmt: skip
 
 
 def neutralise(cell):
@@ -39,15 +56,12 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
     statement = Statement("S0001", (a, b), "Text", story="T1")
     story = Story("T1", ("=evil.txt", "b.txt", "c.txt"), "Text", "2026-10-02", "2026-10-03",
                   ("=c", "=src", "b"), ("en", "ru"))  # fmt: skip
-    run_dir = write_run(
-        tmp_path,
-        "run-1",
+    written = tables(
         [a, b, c],
         [Alignment(a, b, 0.91234, 1.5)],
         [statement],
         [UniqueSentence(c)],
         [Reject("x.pdf", "unsupported")],
-        {"run_id": "run-1"},
         articles=[
             Article("=evil.txt", "-Текст", "=src", published="2026-10-02T08:00:00Z"),
             Article("b.txt", "Text", "b", published="Fri, 02 Oct 2026 11:30:00 GMT"),
@@ -55,6 +69,7 @@ def test_run_folder_has_every_file_and_latest_points_at_it(tmp_path):
         ],
         stories=[story],
     )
+    run_dir = write_run(tmp_path, "run-1", written, {"run_id": "run-1"})
     assert run_dir == tmp_path / "run-1"
     assert (tmp_path / "latest").resolve() == run_dir.resolve()
     sentences = read_csv(run_dir / "sentences.csv")
@@ -110,14 +125,18 @@ def test_coverage_leaves_a_source_empty_where_it_did_not_cover_the_story():
     statements = [Statement("S1", (a, b), "One.", story="T1"),
                   Statement("S2", (c, d), "Two.", story="T2")]  # fmt: skip
     # Source c covered story T1 too, and left S1 out: 0. Source d never covered T1: empty.
-    columns, rows = coverage_table(statements, {"T1": ("a", "b", "c"), "T2": ("c", "d")})
+    coverage = {story: coverage_rows([s for s in statements if s.story == story])
+                for story in ("T1", "T2")}  # fmt: skip
+    columns, rows = coverage_table(
+        coverage, ["T1", "T2"], {"T1": ("a", "b", "c"), "T2": ("c", "d")}
+    )
     assert columns == ("story", "group", "statement", "a", "b", "c", "d")
     assert rows == [["T1", "S1", "One.", 1, 1, 0, ""], ["T2", "S2", "Two.", "", "", 1, 1]]
 
 
 def test_a_newer_run_moves_latest_and_keeps_the_older_run(tmp_path):
-    write_run(tmp_path, "run-1", [], [], [], [], [], {})
-    write_run(tmp_path, "run-2", [], [], [], [], [], {})
+    write_run(tmp_path, "run-1", tables(), {})
+    write_run(tmp_path, "run-2", tables(), {})
     assert (tmp_path / "latest").resolve().name == "run-2"
     assert (tmp_path / "run-1" / "sentences.csv").is_file()
 
@@ -129,7 +148,7 @@ def test_disk_full_while_writing_keeps_the_previous_latest_and_says_so(tmp_path,
 
     from pipeline import export
 
-    write_run(tmp_path, "run-1", [], [], [], [], [], {"run_id": "run-1"})
+    write_run(tmp_path, "run-1", tables(), {"run_id": "run-1"})
     real_write = export.write_csv
     written = []
 
@@ -141,7 +160,7 @@ def test_disk_full_while_writing_keeps_the_previous_latest_and_says_so(tmp_path,
 
     monkeypatch.setattr(export, "write_csv", fill_disk)
     with pytest.raises(export.ExportError, match="No space left on device.*previous `latest`"):
-        write_run(tmp_path, "run-2", [], [], [], [], [], {"run_id": "run-2"})
+        write_run(tmp_path, "run-2", tables(), {"run_id": "run-2"})
     assert (tmp_path / "latest").resolve().name == "run-1"
     assert not (tmp_path / "run-2").exists() and not list(tmp_path.glob(".run-2*"))
 
@@ -168,7 +187,6 @@ def test_alignments_csv_reads_back_exactly_and_matches_csv_writer_byte_for_byte(
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from pipeline.export import write_alignments
     from pipeline.records import SPAN_SEPARATOR
 
     text = st.text(alphabet=st.sampled_from(list(" ,\"\r\n\t'=+-@|aé€Ж") + ["\u2028"]), max_size=12)
@@ -203,11 +221,12 @@ def test_alignments_csv_reads_back_exactly_and_matches_csv_writer_byte_for_byte(
                 f"{x.cosine:.4f}", f"{x.margin:.4f}", x.only_in_a, x.only_in_b, x.method,
                 x.relation, story_of[a.article_id],
             )))  # fmt: skip
-        write_alignments(path, links, story_of)
+        write_grouped(path, ALIGNMENT_COLUMNS, ["all"], {"all": links},
+                      alignment_lines(story_of), None)  # fmt: skip
         assert read_csv(path) == [[str(cell) for cell in row] for row in rows]
         if not any("\r" in str(cell) for row in rows for cell in row):
             # csv.writer leaves a lone carriage return unquoted, and csv.reader then ends the
-            # row there; write_alignments quotes it. Everywhere else the bytes are the same.
+            # row there; alignment_lines quotes it. Everywhere else the bytes are the same.
             expected = io.StringIO()
             csv.writer(expected, lineterminator="\n").writerows(rows)
             assert path.read_bytes() == expected.getvalue().encode("utf-8")
@@ -218,3 +237,24 @@ def test_alignments_csv_reads_back_exactly_and_matches_csv_writer_byte_for_byte(
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "alignments.csv"
         check()
+
+
+def test_a_group_not_written_anew_is_copied_byte_for_byte_from_the_kept_run(tmp_path):
+    def lines(rows):
+        return (",".join(row) for row in rows)
+
+    first = tmp_path / "one" / "t.csv"
+    first.parent.mkdir()
+    fresh = {"T1": [("a", '"x"')], "T2": [("b", "y\nz")], "T3": [("c", "w")]}
+    ranges = write_grouped(first, ("k", "v"), ["T1", "T2", "T3"], fresh, lines, None)
+    kept = KeptRows(first.parent, {"t.csv": ranges})
+    second = tmp_path / "two" / "t.csv"
+    second.parent.mkdir()
+    # T2 is written anew, T1 and T3 copied; T1 now comes after T2, and T4 has no rows at all.
+    again = write_grouped(
+        second, ("k", "v"), ["T2", "T1", "T3", "T4"], {"T2": [("b", "new")]}, lines, kept
+    )
+    assert second.read_text() == 'k,v\nb,new\na,"x"\nc,w\n'
+    assert sorted(again) == ["T1", "T2", "T3"]
+    data = second.read_bytes()
+    assert data[again["T1"][0] : again["T1"][1]] == b'a,"x"\n'

@@ -101,10 +101,10 @@ def test_rerun_on_unchanged_input_translates_and_embeds_nothing(
     monkeypatch.setattr("pipeline.embed.Embedder.encode", refuse)
     monkeypatch.setattr("pipeline.align.align_pair", refuse)  # every article pair is cached
     monkeypatch.setattr("pipeline.run.label_sentences", refuse)  # so is every segmentation
-    monkeypatch.setattr("pipeline.export.write_csv", refuse)  # the same tables are copied
-    monkeypatch.setattr("pipeline.export.write_alignments", refuse)
+    monkeypatch.setattr("pipeline.run.group_statements", refuse)  # no story is re-done
     second = run(corpus, config)
     assert second.counts["translated_new"] == 0 and second.counts["embedded_new"] == 0
+    assert second.counts["stories_aligned"] == 0 and second.counts["stories_changed"] == 0
     assert second.counts["translated_cached"] == first.counts["translated_new"]
     tables = sorted(path.name for path in first.run_dir.glob("*.csv"))
     assert len(tables) == 8 and second.run_dir != first.run_dir

@@ -18,7 +18,13 @@ from pipeline.config import StoriesConfig
 from pipeline.export import previous_stories
 from pipeline.records import Article, Sentence
 from pipeline.run import story_fingerprints
-from pipeline.stories import group_stories, parse_published, story_id
+from pipeline.stories import (
+    article_features,
+    group_stories,
+    parse_published,
+    story_id,
+    story_links,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PARALLAX = Path(sys.executable).parent / "parallax"
@@ -42,10 +48,19 @@ def corpus(spec: list[tuple[str, str, int, str, str]]) -> tuple[list, list, np.n
     return articles, sentences, np.array(rows, dtype="float32")
 
 
+def grouped(articles, sentences, vectors, config, languages, previous=None):
+    """The stories stage as a run makes it: features, links, components."""
+    languages = {a.id: "en" for a in articles} | languages
+    features = article_features(sentences, vectors, languages)
+    published = {a.id: parse_published(a.published) for a in articles}
+    links = story_links(features, published, config)
+    return group_stories(articles, features, links, previous)
+
+
 def stories_of(spec, previous=None, config=CONFIG):
     articles, sentences, vectors = corpus(spec)
     languages = {a.id: "en" for a in articles}
-    return group_stories(articles, sentences, vectors, config, languages, previous)
+    return grouped(articles, sentences, vectors, config, languages, previous)
 
 
 def test_articles_of_two_events_are_two_stories_earliest_first():
@@ -113,14 +128,14 @@ def test_an_article_with_no_english_side_is_a_story_of_its_own():
                                            ("a2", "B", 1, "Veltava", "")])  # fmt: skip
     articles.append(Article("de1", "Auf Deutsch.", "C"))
     languages = {"a1": "en", "a2": "en", "de1": "de"}
-    stories, _ = group_stories(articles, sentences, vectors, CONFIG, languages)
+    stories, _ = grouped(articles, sentences, vectors, CONFIG, languages)
     assert [(s.articles, s.languages) for s in stories] == [(("a1", "a2"), ("en",)),
                                                             (("de1",), ("de",))]  # fmt: skip
 
 
 def test_a_story_changes_when_an_articles_date_does():
     articles = [Article("a1", "Text.", "A", published="2026-10-03")]
-    (story,), _ = group_stories(articles, [], np.zeros((0, 16), "float32"), CONFIG, {})
+    (story,), _ = grouped(articles, [], np.zeros((0, 16), "float32"), CONFIG, {})
     moved = [Article("a1", "Text.", "A", published="2026-09-20")]
     assert story_fingerprints([story], articles) != story_fingerprints([story], moved)
 
@@ -197,7 +212,7 @@ def test_an_article_that_comes_back_as_another_story_gets_an_id_of_its_own():
 def test_a_story_with_no_english_side_takes_its_title_from_its_own_text():
     articles = [Article("ru1", "Прорыв дамбы.\nВторая строка.", "C")]
     empty = np.zeros((0, 16), dtype="float32")
-    (story,), _ = group_stories(articles, [], empty, CONFIG, {"ru1": "ru"})
+    (story,), _ = grouped(articles, [], empty, CONFIG, {"ru1": "ru"})
     assert story.title == "Прорыв дамбы."
 
 
