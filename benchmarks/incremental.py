@@ -34,6 +34,7 @@ from benchmarks.runs import embed_server
 from benchmarks.story_corpus import write_story_corpus
 
 SIZES = (100, 1000, 10000)
+QUICK_SIZES = (100, 300, 1000)  # a cold 10,000-article run alone takes longer than --quick allows
 
 
 def parallax(args: list[str]) -> dict[str, Any]:
@@ -95,6 +96,13 @@ def run(workdir: Path, sizes: tuple[int, ...] = SIZES, repeats: int = 3) -> list
                 plus[size].append(parallax(args(size, inboxes[size][repeat])))
                 log.info("incremental: +1 at %d: %.2f s", size, plus[size][-1]["wall_s"])
     return measurements(sizes, cold, plus)
+
+
+def run_bench(quick: bool, workdir: Path) -> list[Measurement]:
+    """`make bench`: the goals at 10,000 articles (quick: the same figures at 1,000)."""
+    work = workdir / "incremental"
+    work.mkdir()
+    return run(work, QUICK_SIZES if quick else SIZES)
 
 
 def measurements(

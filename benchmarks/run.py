@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from benchmarks import ann, collect, embed, runs, stories, translate  # noqa: E402
+from benchmarks import ann, collect, embed, incremental, runs, stories, translate  # noqa: E402
 from benchmarks.common import Measurement, log, machine, write_results  # noqa: E402
 
 
@@ -39,6 +39,7 @@ def main() -> None:
             ("runs", lambda: runs.run(workdir)),
             ("collect", lambda: collect.run(args.quick, workdir)),
             ("stories", lambda: stories.run_bench(args.quick, workdir)),
+            ("incremental", lambda: incremental.run_bench(args.quick, workdir)),
         )
         for name, group in groups:
             log.info("== %s", name)

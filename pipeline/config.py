@@ -109,6 +109,8 @@ class StoriesConfig:
 
     min_cosine: float = 0.55  # their article vectors at least this close ...
     min_shared_names: float = 0.2  # ... this share of the shorter list of names, figures in both
+    # ... and, where each gives two or more figures, this share of the shorter list of figures
+    min_shared_figures: float = 0.4
     # ... or, where each names two or more and half of the shorter list are in both, this close
     min_cosine_named: float = 0.4
     window_days: float = 7.0  # ... and published at most this many days apart
@@ -213,6 +215,7 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     },
     ("stories", "min_cosine"): (lambda v: -1 <= v <= 1, "a cosine between -1 and 1"),
     ("stories", "min_shared_names"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
+    ("stories", "min_shared_figures"): (lambda v: 0 <= v <= 1, "a share between 0 and 1"),
     ("stories", "min_cosine_named"): (lambda v: -1 <= v <= 1, "a cosine between -1 and 1"),
     ("stories", "window_days"): (lambda v: v > 0, "a positive number of days"),
     ("boilerplate", "min_articles"): (lambda v: v >= 2, "an integer >= 2"),

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS articles (
     title TEXT NOT NULL,
     url TEXT NOT NULL,
     published TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    first_seen TEXT NOT NULL DEFAULT ''  -- ISO 8601, UTC: the run that first read it
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,       -- "state_key": what every article_state row was made with
@@ -110,6 +111,11 @@ class Corpus:
                 raise sqlite3.DatabaseError(status)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+            if "first_seen" not in columns:  # a registry from before first_seen: unknown
+                self._db.execute(
+                    "ALTER TABLE articles ADD COLUMN first_seen TEXT NOT NULL DEFAULT ''"
+                )
         except sqlite3.DatabaseError as error:
             self._db.close()
             # Unlike the cache, the registry cannot be rebuilt: it holds articles that have since
@@ -127,17 +133,20 @@ class Corpus:
     def commit(self) -> None:
         self._db.commit()
 
-    def update(self, articles: list[Article]) -> CorpusChange:
-        """Record `articles` (an id seen before with other content is replaced), uncommitted:
-        articles() sees them at once, the file once commit() is called. An article whose row
-        changes in any way loses its state, lines and links."""
+    def update(self, articles: list[Article], seen: str = "") -> CorpusChange:
+        """Record `articles` (an id seen before with other content is replaced; one not seen
+        before is first seen at `seen`, ISO 8601), uncommitted: articles() sees them at once,
+        the file once commit() is called. An article whose row changes in any way loses its
+        state and links."""
         known = {row[0]: row[1:] for row in self._db.execute(f"SELECT {_COLUMNS} FROM articles")}
         rows = [_row(a) for a in articles]
         new = sum(1 for a in articles if a.id not in known)
         changed = sum(1 for a in articles if a.id in known and known[a.id][0] != a.content_hash)
         differs = [(row[0],) for row in rows if known.get(row[0]) != row[1:]]
         self._db.executemany(
-            f"INSERT OR REPLACE INTO articles ({_COLUMNS}) VALUES ({_MARKS})", rows
+            f"INSERT INTO articles ({_COLUMNS}, first_seen) VALUES ({_MARKS}, ?) "
+            f"ON CONFLICT(id) DO UPDATE SET {_UPDATES}",
+            [(*row, seen) for row in rows],
         )
         self.forget(row[0] for row in differs)
         return CorpusChange(new=new, changed=changed, unchanged=len(articles) - new - changed)
@@ -147,6 +156,10 @@ class Corpus:
             "SELECT id, text, source, title, url, published FROM articles ORDER BY id"
         )
         return [Article(*row) for row in rows]
+
+    def first_seen(self) -> dict[str, str]:
+        """When each article was first read (ISO 8601, UTC); "" where that is not known."""
+        return dict(self._db.execute("SELECT id, first_seen FROM articles"))
 
     def forget(self, ids: Iterable[str]) -> None:
         """Drop what runs learnt of these articles (state, links): the next run processes
@@ -270,6 +283,7 @@ class Corpus:
 
 _COLUMNS = "id, content_hash, source, title, url, published, text"
 _MARKS = ", ".join("?" * 7)
+_UPDATES = ", ".join(f"{column} = excluded.{column}" for column in _COLUMNS.split(", ")[1:])
 
 
 def _row(article: Article) -> tuple:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -269,10 +270,36 @@ def previous_run_info(output_dir: Path) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def previous_statements(output_dir: Path) -> dict[tuple[str, str], str]:
+def previous_statements(
+    output_dir: Path, stories: Collection[str] | None = None
+) -> dict[tuple[str, str], str]:
     """Each member sentence's statement in the latest run (OUTPUT/latest/statements.csv), by
-    (article id, original text): {} when there is none or it cannot be read."""
-    rows = _latest_rows(output_dir, "statements.csv", {"article", "original", "group"})
+    (article id, original text): {} when there is none or it cannot be read. With `stories`,
+    only the rows of those stories are read, where the latest run's row index says where
+    they are."""
+    columns = {"article", "original", "group"}
+    try:
+        index = json.loads((output_dir / "latest" / ROW_INDEX).read_text(encoding="utf-8"))
+        ranges = index["statements.csv"]
+    except (OSError, ValueError, KeyError, TypeError):
+        index = ranges = None
+    if stories is None or not isinstance(ranges, dict):
+        rows = _latest_rows(output_dir, "statements.csv", columns)
+    else:
+        rows = []
+        try:
+            with (output_dir / "latest" / "statements.csv").open("rb") as handle:
+                header = handle.readline()
+                for story in sorted(set(stories) & set(ranges)):
+                    start, end = ranges[story]
+                    handle.seek(start)
+                    text = (header + handle.read(end - start)).decode("utf-8")
+                    reader = csv.DictReader(io.StringIO(text, newline=""))
+                    if not columns <= set(reader.fieldnames or ()):
+                        return {}
+                    rows += list(reader)
+        except (OSError, ValueError, csv.Error):
+            return {}
     return {(plain_cell(row["article"]), plain_cell(row["original"])): row["group"] for row in rows}
 
 
@@ -323,6 +350,10 @@ class RunTables:
     fresh_stories: frozenset[str]
     kept: KeptRows | None = None
     tables_key: str = ""
+    # When each article came out, for provenance, and how to show it (pipeline.run.
+    # provenance_dates); None: as the articles state it.
+    dates: Mapping[str, datetime | None] | None = None
+    stated: Mapping[str, str] | None = None
 
 
 def story_counts(tables: RunTables, story_of: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -392,8 +423,11 @@ def write_run(output_dir: Path, run_id: str, tables: RunTables, run_info: dict[s
 def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
     """Write every table into `folder`; returns the row index (ROW_INDEX) of what was written."""
     story_of = {article: story.id for story in tables.stories for article in story.articles}
-    published = {a.id: parse_published(a.published) for a in tables.articles}
-    stated = {a.id: a.published for a in tables.articles}
+    published = tables.dates
+    if published is None:
+        published = {a.id: parse_published(a.published) for a in tables.articles}
+    stated = tables.stated if tables.stated is not None else {}
+    stated = {a.id: stated.get(a.id, a.published) for a in tables.articles}
     source_of = {a.id: a.source for a in tables.articles}
     kept = tables.kept
     kept_index = kept.index if kept else {}

@@ -273,14 +273,15 @@ def align_and_group(
     store: Store,
     config: Config,
     options: str,
-    output_dir: Path,
+    previous: Mapping[tuple[str, str], str],
     taken: frozenset[str] = frozenset(),
 ) -> Aligned:
     """Within each story: links between articles, statement groups and the sentences no other
     source carries (each with how many `untranslated` sentences of the story it could not be
-    compared with). Statements are in story order, each keeping its id from the latest run in
-    `output_dir`, or named after its first carrier (name_statements; `published`: article id
-    -> publication date, None when undated), never one of the ids `taken` by other stories.
+    compared with). Statements are in story order, each keeping its id from the latest run
+    (`previous`: previous_statements()), or named after its first carrier (name_statements;
+    `published`: article id -> publication date, None when undated), never one of the ids
+    `taken` by other stories.
 
     `options` (align_options()) keys the link cache.
     """
@@ -314,25 +315,50 @@ def align_and_group(
         alignments += links
         statements += [dataclasses.replace(g, story=story.id) for g in groups]
         unique += unique_sentences(sentences, groups, links, untranslated_of[story.id] + unplaced)
-    statements = name_statements(statements, published, previous_statements(output_dir), set(taken))
+    statements = name_statements(statements, published, previous, set(taken))
     return Aligned(alignments, statements, unique)
 
 
 def story_fingerprints(
-    stories: list[Story], articles: list[Article], digests: Mapping[str, str] | None = None
+    stories: list[Story],
+    articles: list[Article],
+    digests: Mapping[str, str] | None = None,
+    stated: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Each story's fingerprint: a hash of its articles' ids, sources, publication dates and
-    texts, and (`digests`, article id -> sentences digest) their sentences as the run made them,
-    which decide its rows; the next run re-does only the stories whose fingerprint changed."""
-    digests = digests or {}
+    """Each story's fingerprint: a hash of its articles' ids, sources, dates (`stated`, as
+    provenance_dates() shows them; else as published) and texts, and (`digests`, article id ->
+    sentences digest) their sentences as the run made them, which decide its rows; the next run
+    re-does only the stories whose fingerprint changed."""
+    digests, stated = digests or {}, stated or {}
     content = {
-        a.id: f"{a.content_hash}\x1f{a.published}\x1f{a.source}\x1f{digests.get(a.id, '')}"
+        a.id: f"{a.content_hash}\x1f{stated.get(a.id, a.published)}\x1f{a.source}"
+        f"\x1f{digests.get(a.id, '')}"
         for a in articles
     }
     return {
         story.id: text_hash("\n".join(f"{a}\x1f{content.get(a, '')}" for a in story.articles))
         for story in stories
     }
+
+
+def provenance_dates(
+    articles: list[Article], first_seen: Mapping[str, str]
+) -> tuple[dict[str, datetime | None], dict[str, str]]:
+    """When each article came out, for provenance (who carried a statement first, and how
+    much later the others): its publication date; for an undated one, when the corpus
+    registry first read it (`first_seen`, ISO 8601; accumulate mode only), which it cannot
+    have come out after. Returns the dates (None: unknown) and how the tables show each: the
+    date as the article states it, or "<first seen> (first seen)"."""
+    dates: dict[str, datetime | None] = {}
+    stated: dict[str, str] = {}
+    for article in articles:
+        dates[article.id] = parse_published(article.published)
+        stated[article.id] = article.published
+        seen = first_seen.get(article.id, "")
+        if dates[article.id] is None and seen:
+            dates[article.id] = parse_published(seen)
+            stated[article.id] = f"{seen} (first seen)"
+    return dates, stated
 
 
 def sentences_digest(sentences: list[Sentence]) -> str:
@@ -534,7 +560,7 @@ def run(
         # that stalls or kills a run leaves no trace, and is not read again once removed.
         # Without accumulate mode, the registry lives in memory for this run only.
         corpus = held.enter_context(contextlib.closing(Corpus(output_dir if accumulate else None)))
-        change = corpus.update(articles)
+        change = corpus.update(articles, datetime.now(UTC).isoformat(timespec="seconds"))
         articles = corpus.articles()
         corpus_counts = {}
         if accumulate:
@@ -564,13 +590,14 @@ def run(
             changed.update(todo)
             todo = sorted(parts[-1].others - changed)
         states = corpus.states()
+        story_before = previous_stories(output_dir)
         stories, story_changes = timed(
-            "stories", place_in_stories, corpus, articles, states, changed, config,
-            previous_stories(output_dir),
-        )  # fmt: skip
+            "stories", place_in_stories, corpus, articles, states, changed, config, story_before
+        )
 
         digests = {article: s.digest for article, s in states.items()}
-        fingerprints = story_fingerprints(stories, articles, digests)
+        dates, stated = provenance_dates(articles, corpus.first_seen() if accumulate else {})
+        fingerprints = story_fingerprints(stories, articles, digests, stated)
         earlier = previous_run_info(output_dir).get("story_fingerprints") or {}
         changed_stories = [i for i, print_ in fingerprints.items() if earlier.get(i) != print_]
         unplaced = {
@@ -614,8 +641,8 @@ def run(
         aligned = timed(
             "align", align_and_group, embedded, untranslated,
             [story for story in stories if story.id in fresh_stories | unplaced_stories],
-            {a.id: parse_published(a.published) for a in articles}, embedder, store, config,
-            options, output_dir, taken,
+            dates, embedder, store, config, options,
+            previous_statements(output_dir, {story_before.get(a, "") for a in members}), taken,
         )  # fmt: skip
         rejects += [Reject(i, s.reject) for i, s in sorted(states.items()) if s.reject]
         tables = RunTables(
@@ -634,6 +661,8 @@ def run(
             fresh_stories=frozenset(fresh_stories),
             kept=kept,
             tables_key=key,
+            dates=dates,
+            stated=stated,
         )
         story_of = {article: story.id for story in stories for article in story.articles}
         per_story = story_counts(tables, story_of).values()

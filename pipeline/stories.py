@@ -11,6 +11,9 @@ story only. Two articles are about the same event when, on their English side,
   names nothing is judged by its vector alone. Where each
   names two or more and half of the shorter list are in both, a cosine of `min_cosine_named`
   is close enough: a short article padded with other news has a vector further off;
+- where each gives two or more figures, at least `min_shared_figures` of the shorter list of
+  figures are in both: the same place and one coincidental number do not make two stories one
+  (the second fire in a town that week gives other counts);
 - they were published at most `window_days` apart, where both give a date. An undated article
   joins the story of its closest dated article only: it cannot bridge two stories weeks apart.
 A story is a connected component of that relation (single link, as in nearest-neighbour first
@@ -263,6 +266,12 @@ def _sort_date(moment: datetime | None) -> datetime:
 def _same_event(
     first: frozenset[str], second: frozenset[str], cosine: float, config: StoriesConfig
 ) -> bool:
+    first_figures = {item for item in first if item.startswith("#")}
+    second_figures = {item for item in second if item.startswith("#")}
+    if min(len(first_figures), len(second_figures)) >= 2:
+        shared = len(first_figures & second_figures)
+        if shared / min(len(first_figures), len(second_figures)) < config.min_shared_figures:
+            return False  # one kind of event at one place, with other facts: another event
     if not first or not second:
         return cosine >= config.min_cosine  # nothing named: the vectors alone decide
     shared = len(first & second) / min(len(first), len(second))

@@ -4,6 +4,7 @@ everything from scratch."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -82,3 +83,36 @@ def test_one_new_article_realigns_its_story_only_and_the_tables_equal_a_full_run
     assert again.counts["stories_aligned"] == 0 and again.counts["articles_processed"] == 0
     for name in TABLES:
         assert (again.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes(), name
+
+
+def test_undated_articles_are_ordered_by_when_the_corpus_first_read_them(tmp_path):
+    """Provenance without publication dates: in accumulate mode, an article read in a later
+    run cannot have carried a statement first, and the table says the time is a first-seen."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    inbox = tmp_path / "inbox"
+    shutil.copytree(sample / "articles", inbox)
+    late = inbox / "marenburg-herald" / "barge-spill.txt"  # states no date
+    held = tmp_path / "held" / late.parent.name
+    held.mkdir(parents=True)
+    shutil.move(late, held / late.name)
+    first = run(inbox, config(tmp_path, "out", sample / "tm.tsv"))
+    assert first.counts["statements"] > 0
+    second = run(tmp_path / "held", config(tmp_path, "out", sample / "tm.tsv"))
+    late_id = f"{late.parent.name}/{late.name}"
+    with (second.run_dir / "statements.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    groups = {row["group"] for row in rows if row["article"] == late_id}
+    assert groups, "the late article carries no statement"
+    first_rows = {}
+    for row in rows:  # first carrier first
+        first_rows.setdefault(row["group"], row)
+    assert all(first_rows[group]["article"] != late_id for group in groups)
+    assert all(first_rows[group]["first_published"] for group in groups)
+    assert any(row["first_published"].endswith("(first seen)") for row in rows)
+    late_rows = [row for row in rows if row["article"] == late_id]
+    assert all(float(row["lag_hours"]) >= 0 for row in late_rows)
+    # Without accumulate mode nothing says when an undated article came: no first carrier time.
+    alone = run(inbox, config(tmp_path, "alone", sample / "tm.tsv", accumulate=False))
+    with (alone.run_dir / "statements.csv").open(encoding="utf-8", newline="") as handle:
+        assert not any(row["first_published"].endswith("(first seen)")
+                       for row in csv.DictReader(handle))  # fmt: skip

@@ -87,6 +87,23 @@ def test_close_vectors_naming_other_places_are_other_events():
     assert len(stories) == 2
 
 
+def test_one_kind_of_event_at_one_place_with_other_figures_is_another_story():
+    """Two fires in Mirela that week: the place and one number (31) in common, the other
+    counts differ. Where two reports of one fire give mostly the same counts, one story."""
+    stories, _ = stories_of([
+        ("f1", "A", 1, "Mirela, 31 firefighters, 12 hurt and 400 homes", "2026-10-01"),
+        ("f2", "B", 1, "Mirela, 31 trucks, 3 dead and 90 homes", "2026-10-04"),
+        ("f3", "C", 1, "Mirela, 12 hurt, 400 homes and 5 engines", "2026-10-02"),
+    ])  # fmt: skip
+    assert sorted(story.articles for story in stories) == [("f1", "f3"), ("f2",)]
+    merged, _ = stories_of(
+        [("f1", "A", 1, "Mirela, 31 firefighters, 12 hurt and 400 homes", "2026-10-01"),
+         ("f2", "B", 1, "Mirela, 31 trucks, 3 dead and 90 homes", "2026-10-04")],
+        config=StoriesConfig(min_shared_figures=0.0),
+    )  # fmt: skip
+    assert len(merged) == 1  # the figures alone kept them apart
+
+
 def test_articles_published_further_apart_than_the_window_are_other_stories():
     spec = [("e1", "A", 1, "Ostria", "2026-01-05"), ("e2", "B", 1, "Ostria", "2026-03-05")]
     assert len(stories_of(spec)[0]) == 2
