@@ -326,8 +326,12 @@ def kept_rows(output_dir: Path, tables_key: str) -> KeptRows | None:
         return None
     if not isinstance(index, dict) or index.get("tables_key") != tables_key:
         return None
-    if not all((latest / name).is_file() for name in ("sentences.csv", *GROUPED_TABLES)):
-        return None
+    sizes = index.get("sizes", {})
+    for name in ("sentences.csv", *GROUPED_TABLES):
+        # A table edited since (saved from a spreadsheet, say): its byte ranges no longer hold.
+        path = latest / name
+        if not path.is_file() or path.stat().st_size != sizes.get(name):
+            return None
     return KeptRows(latest.resolve(), index)
 
 
@@ -489,6 +493,9 @@ def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
         folder / "stories.csv", STORY_COLUMNS, story_rows(tables.stories, source_of, published)
     )
     index["stories"] = story_counts(tables, story_of)
+    index["sizes"] = {
+        name: (folder / name).stat().st_size for name in ("sentences.csv", *GROUPED_TABLES)
+    }
     return index
 
 

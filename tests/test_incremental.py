@@ -84,6 +84,14 @@ def test_one_new_article_realigns_its_story_only_and_the_tables_equal_a_full_run
     for name in TABLES:
         assert (again.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes(), name
 
+    # A table of the latest run edited by hand: its rows are not trusted, every story is redone.
+    with (again.run_dir / "statements.csv").open("a", encoding="utf-8") as handle:
+        handle.write("an analyst's note\n")
+    redone = run(later, config(tmp_path, "out", tm))
+    assert redone.counts["stories_aligned"] == redone.counts["stories"]
+    for name in TABLES:
+        assert (redone.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes(), name
+
 
 def test_undated_articles_are_ordered_by_when_the_corpus_first_read_them(tmp_path):
     """Provenance without publication dates: in accumulate mode, an article read in a later

@@ -313,6 +313,22 @@ def test_jsonl_bad_records_are_rejected_one_by_one_and_good_ones_kept(tmp_path):
     assert rejects["feed.jsonl:8"].startswith("invalid JSON")
 
 
+def test_a_jsonl_publication_date_given_as_unix_time_is_read_as_a_date(tmp_path):
+    """Feeds dumped to JSON often give `published` as Unix time, in seconds or milliseconds."""
+    write(
+        tmp_path,
+        "feed.jsonl",
+        "\n".join(
+            json.dumps({"id": key, "text": ENGLISH, "published": when})
+            for key, when in (("s", 1764566400), ("ms", 1764566400500), ("bad", 1e300))
+        ),
+    )
+    articles, rejects = corpus(tmp_path)
+    assert articles["feed.jsonl#s"].published == "2025-12-01T05:20:00+00:00"
+    assert articles["feed.jsonl#ms"].published == "2025-12-01T05:20:00.500000+00:00"
+    assert rejects == {"feed.jsonl:3": "field 'published' is no date: 1e+300"}
+
+
 def test_jsonl_file_without_records_is_rejected(tmp_path):
     write(tmp_path, "empty.jsonl", "\n \n")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from pipeline.ingest.encoding import normalize_newlines
 from pipeline.ingest.errors import IngestError
@@ -43,6 +44,17 @@ def read(path_id: str, text: str, source: str) -> list[Article | Reject]:
     return results
 
 
+def _epoch_date(seconds: float) -> str:
+    """A Unix time, as feeds dumped to JSON give it (seconds, or milliseconds: 13 digits), as
+    ISO 8601 UTC. Raises IngestError for one no calendar holds."""
+    # Later than the year 5000 in seconds: milliseconds.
+    scaled = seconds / 1000 if abs(seconds) >= 1e11 else seconds
+    try:
+        return datetime.fromtimestamp(scaled, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        raise IngestError(f"field 'published' is no date: {seconds!r}") from None
+
+
 def _record(path_id: str, line: str, source: str) -> Article:
     try:
         record = json.loads(line)
@@ -62,6 +74,8 @@ def _record(path_id: str, line: str, source: str) -> Article:
     optional = {}
     for field in OPTIONAL_FIELDS:
         value = record.get(field)
+        if field == "published" and isinstance(value, int | float) and not isinstance(value, bool):
+            value = _epoch_date(value)
         if value is not None and not isinstance(value, str):
             raise IngestError(f"field '{field}' must be a string")
         optional[field] = (value or "").strip()
