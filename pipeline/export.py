@@ -199,14 +199,15 @@ def coverage_table(
     coverage: Mapping[str, list[list[Any]]],
     stories: Sequence[str],
     story_sources: Mapping[str, Sequence[str]],
+    sources: Sequence[str] | None = None,
 ) -> tuple[tuple[str, ...], list[list[Any]]]:
     """coverage.csv from each story's coverage_rows(), in `stories` order: a row per
     statement, a column per source: how many of its sentences carry it; empty where the source
     has no article in the statement's story (it could not have carried it), 0 where it covered
-    the story and left the statement out."""
-    sources = sorted(
-        {source for rows in coverage.values() for *_, count in rows for source in count}
-    )
+    the story and left the statement out. The columns are `sources`, or by default every
+    source in `coverage`."""
+    if sources is None:
+        sources = sorted({s for rows in coverage.values() for *_, count in rows for s in count})
     table = []
     for story in stories:
         covered = set(story_sources.get(story, sources))
@@ -304,7 +305,11 @@ def previous_statements(
 
 
 ROW_INDEX = ".rows.json"  # in each run folder: where each story's and article's rows are
-GROUPED_TABLES = ("alignments.csv", "statements.csv", "unique.csv")  # rows by story
+# Tables whose rows come in groups, by article or by story, copied where a group is unchanged.
+KEPT_TABLES = (
+    "sentences.csv", "articles.csv", "alignments.csv", "statements.csv", "unique.csv",
+    "coverage.csv",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -327,7 +332,7 @@ def kept_rows(output_dir: Path, tables_key: str) -> KeptRows | None:
     if not isinstance(index, dict) or index.get("tables_key") != tables_key:
         return None
     sizes = index.get("sizes", {})
-    for name in ("sentences.csv", *GROUPED_TABLES):
+    for name in KEPT_TABLES:
         # A table edited since (saved from a spreadsheet, say): its byte ranges no longer hold.
         path = latest / name
         if not path.is_file() or path.stat().st_size != sizes.get(name):
@@ -406,7 +411,7 @@ def write_run(output_dir: Path, run_id: str, tables: RunTables, run_info: dict[s
         staging.mkdir(mode=RUN_FOLDER_MODE)
         index = _write_tables(staging, tables)
         with atomic_file(staging / ROW_INDEX) as handle:
-            json.dump(index, handle, ensure_ascii=False)
+            handle.write(json.dumps(index, ensure_ascii=False))  # dumps: the C encoder
         # The tables' writing time goes into run.json with the other stages' seconds.
         seconds = {**run_info.get("seconds", {}), "export": round(time.perf_counter() - started, 3)}
         with atomic_file(staging / "run.json") as handle:
@@ -437,8 +442,11 @@ def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
     kept_index = kept.index if kept else {}
     story_ids = [story.id for story in tables.stories]
 
-    def grouped(records: Iterable[Any], key: Callable[[Any], str]) -> dict[str, list[Any]]:
-        groups: dict[str, list[Any]] = {group: [] for group in tables.fresh_stories}
+    def grouped(
+        records: Iterable[Any], key: Callable[[Any], str], keys: Iterable[str] = ()
+    ) -> dict[str, list[Any]]:
+        """`records` by story; every fresh story (and every one of `keys`) is there."""
+        groups: dict[str, list[Any]] = {group: [] for group in (*tables.fresh_stories, *keys)}
         for record in records:
             groups[key(record)].append(record)
         return groups
@@ -482,20 +490,34 @@ def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
             coverage[story] = coverage_rows(fresh_coverage.get(story, []))
         else:
             coverage[story] = kept_index.get("coverage", {}).get(story, [])
-    write_csv(folder / "coverage.csv", *coverage_table(coverage, story_ids, story_sources))
+    columns, _ = coverage_table(coverage, [], story_sources)
+    # Another set of sources is another set of columns: then every row is written anew.
+    same_columns = kept_index.get("coverage_columns") == list(columns)
+    anew = [s for s in story_ids if s in tables.fresh_stories or not same_columns]
+    _, table = coverage_table({s: coverage[s] for s in anew}, anew, story_sources, columns[3:])
+    index["coverage.csv"] = write_grouped(
+        folder / "coverage.csv", columns, story_ids, grouped(table, lambda row: row[0], anew),
+        lambda rows: map(_csv_line, rows), kept if same_columns else None,
+    )  # fmt: skip
+    index["coverage_columns"] = list(columns)
     index["coverage"] = {story: rows for story, rows in coverage.items() if rows}
     write_csv(folder / "rejects.csv", REJECT_COLUMNS, ((r.input, r.reason) for r in tables.rejects))
-    write_csv(
-        folder / "articles.csv", ARTICLE_COLUMNS,
-        article_rows(tables.articles, tables.languages, tables.sentence_counts, story_of),
+    rows_of = {
+        row[0]: [row]
+        for row in article_rows(
+            [a for a in tables.articles if a.id in tables.fresh_articles],
+            tables.languages, tables.sentence_counts, story_of,
+        )
+    }  # fmt: skip
+    index["articles.csv"] = write_grouped(
+        folder / "articles.csv", ARTICLE_COLUMNS, sorted(source_of), rows_of,
+        lambda rows: map(_csv_line, rows), kept,
     )  # fmt: skip
     write_csv(
         folder / "stories.csv", STORY_COLUMNS, story_rows(tables.stories, source_of, published)
     )
     index["stories"] = story_counts(tables, story_of)
-    index["sizes"] = {
-        name: (folder / name).stat().st_size for name in ("sentences.csv", *GROUPED_TABLES)
-    }
+    index["sizes"] = {name: (folder / name).stat().st_size for name in KEPT_TABLES}
     return index
 
 

@@ -18,7 +18,7 @@ import os
 import secrets
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -35,6 +35,7 @@ from pipeline.corpus import ArticleState, Corpus
 from pipeline.embed import Embedder, embed_texts
 from pipeline.export import (
     RUN_FOLDER_MODE,
+    KeptRows,
     RunTables,
     article_languages,
     kept_rows,
@@ -607,42 +608,26 @@ def run(
         }
         key = tables_key(state, options, unplaced)
         kept = kept_rows(output_dir, key)
-        fresh_stories = set(changed_stories) if kept else set(fingerprints)
-        members = {a for story in stories if story.id in fresh_stories for a in story.articles}
-        fresh_articles = changed | members | set(unplaced)
-        if kept is None:  # nothing to copy: every article's sentences are written
-            fresh_articles = set(by_id)
-        loaded = sorted(fresh_articles - changed - {r.input for r in rejects})
-        if loaded:
+        redo = what_to_redo(stories, fingerprints, earlier, kept, changed, set(unplaced), by_id)
+        loaded = sorted(redo.articles - changed)
+        if loaded:  # from the caches
             parts.append(prepared(loaded))
-
-        sentences = [s for part in parts for s in part.sentences if s.article_id in fresh_articles]
-        rows = [
-            (part, row)
-            for part in parts
-            for row, s in enumerate(part.embedded.sentences)
-            if s.article_id in members
-        ]
-        embedded = Embedded(
-            [part.embedded.sentences[row] for part, row in rows],
-            np.stack([part.embedded.vectors[row] for part, row in rows])
-            if rows
-            else np.zeros((0, 0), np.float32),
-            sum(part.embedded.encoded for part in parts),
-        )
+        sentences = [s for part in parts for s in part.sentences if s.article_id in redo.articles]
+        embedded = embedded_of(parts, redo.members)
         untranslated = [s for s in sentences if not s.english and not s.boilerplate]
         taken = frozenset(
             statement
             for story, counts in (kept.index.get("stories", {}) if kept else {}).items()
-            if story in fingerprints and story not in fresh_stories
+            if story in fingerprints and story not in redo.stories
             for statement in counts["statements"]
         )
         unplaced_stories = {story.id for story in stories if set(story.articles) & set(unplaced)}
         aligned = timed(
             "align", align_and_group, embedded, untranslated,
-            [story for story in stories if story.id in fresh_stories | unplaced_stories],
+            [story for story in stories if story.id in redo.stories | unplaced_stories],
             dates, embedder, store, config, options,
-            previous_statements(output_dir, {story_before.get(a, "") for a in members}), taken,
+            previous_statements(output_dir, {story_before.get(a, "") for a in redo.members}),
+            taken,
         )  # fmt: skip
         rejects += [Reject(i, s.reject) for i, s in sorted(states.items()) if s.reject]
         tables = RunTables(
@@ -657,8 +642,8 @@ def run(
             statements=aligned.statements,
             unique=aligned.unique,
             rejects=rejects,
-            fresh_articles=frozenset(fresh_articles),
-            fresh_stories=frozenset(fresh_stories),
+            fresh_articles=frozenset(redo.articles),
+            fresh_stories=frozenset(redo.stories),
             kept=kept,
             tables_key=key,
             dates=dates,
@@ -684,7 +669,7 @@ def run(
             "embedded_new": embedded.encoded,
             "stories": len(stories),
             "stories_changed": len(changed_stories),
-            "stories_aligned": len(fresh_stories),
+            "stories_aligned": len(redo.stories),
             "stories_with_several_sources": sum(1 for story in stories if len(story.sources) > 1),
             "alignments": sum(c["alignments"] for c in per_story),
             "alignments_disagree": sum(c["alignments_disagree"] for c in per_story),
@@ -721,6 +706,52 @@ def run(
         run_dir = timed("export", write_run, output_dir, run_id, tables, run_info)
         corpus.commit()
     return RunResult(run_id, run_dir, counts, report.missing, seconds, aligned.alignments, rejects)
+
+
+@dataclass(frozen=True)
+class Redo:
+    """What a run writes anew; it copies every other row from `kept` (the latest run's)."""
+
+    stories: set[str]  # aligned and written anew
+    members: set[str]  # their articles
+    articles: set[str]  # whose sentences are written anew
+
+
+def what_to_redo(
+    stories: list[Story],
+    fingerprints: Mapping[str, str],
+    earlier: Mapping[str, str],
+    kept: KeptRows | None,
+    changed: set[str],
+    unplaced: set[str],
+    every: Collection[str],
+) -> Redo:
+    """The stories whose fingerprint differs from the latest run's (`earlier`), or all of them
+    when its rows cannot be `kept`; the articles written anew are theirs, the `changed` ones
+    and the `unplaced` (their untranslated sentences count in every story), or `every`
+    article when nothing is kept."""
+    if kept is None:
+        redone = {story.id for story in stories}
+    else:
+        redone = {story for story, print_ in fingerprints.items() if earlier.get(story) != print_}
+    members = {a for story in stories if story.id in redone for a in story.articles}
+    articles = set(every) if kept is None else changed | members | unplaced
+    return Redo(redone, members, articles)
+
+
+def embedded_of(parts: list[Prepared], articles: set[str]) -> Embedded:
+    """The embedded sentences (and vectors) of these `articles` from the prepared `parts`."""
+    rows = [
+        (part, row)
+        for part in parts
+        for row, s in enumerate(part.embedded.sentences)
+        if s.article_id in articles
+    ]
+    vectors = np.zeros((0, 0), np.float32)
+    if rows:
+        vectors = np.stack([part.embedded.vectors[row] for part, row in rows])
+    encoded = sum(part.embedded.encoded for part in parts)
+    return Embedded([part.embedded.sentences[row] for part, row in rows], vectors, encoded)
 
 
 def merged_report(reports: list[TranslateReport]) -> TranslateReport:

@@ -4,6 +4,7 @@ seed pages as one story among other news, as a user runs it."""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks import alignment as alignment_bench
 from pipeline.config import StoriesConfig
@@ -19,6 +22,7 @@ from pipeline.export import previous_stories
 from pipeline.records import Article, Sentence
 from pipeline.run import story_fingerprints
 from pipeline.stories import (
+    ArticleFeatures,
     article_features,
     group_stories,
     parse_published,
@@ -102,6 +106,60 @@ def test_one_kind_of_event_at_one_place_with_other_figures_is_another_story():
         config=StoriesConfig(min_shared_figures=0.0),
     )  # fmt: skip
     assert len(merged) == 1  # the figures alone kept them apart
+
+
+def one_event(first, second, cosine, when, config):
+    """The rule of pipeline/stories.py's docstring for one pair, written out plainly."""
+    figures = [{x for x in first if x.startswith("#")}, {x for x in second if x.startswith("#")}]
+    fewer_figures = min(map(len, figures))
+    if (
+        fewer_figures >= 2
+        and len(figures[0] & figures[1]) / fewer_figures < config.min_shared_figures
+    ):
+        return False
+    if (
+        when[0]
+        and when[1]
+        and abs((when[0] - when[1]).total_seconds()) > config.window_days * 86400
+    ):
+        return False
+    if not first or not second:
+        return cosine >= config.min_cosine
+    share = len(first & second) / min(len(first), len(second))
+    if min(len(first), len(second)) >= 2 and share >= 0.5:
+        return cosine >= min(config.min_cosine, config.min_cosine_named)
+    return cosine >= config.min_cosine and share >= config.min_shared_names
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.integers(2, 40), st.sampled_from([0.0, 0.2, 0.5]))
+def test_story_links_are_the_rule_applied_to_every_pair_and_to_any_subset(seed, size, share):
+    rng = np.random.default_rng(seed)
+    vocabulary = ["mirela", "ostria", "veltava", "#3", "#12", "#31", "#400", "#90"]
+    config = StoriesConfig(min_shared_names=share)
+    features, published = {}, {}
+    for n in range(size):
+        vector = direction(int(rng.integers(3))) + 0.6 * rng.normal(size=16)
+        named = frozenset(rng.choice(vocabulary, size=int(rng.integers(0, 5)), replace=False))
+        features[f"a{n:02d}"] = ArticleFeatures("en", (vector / np.linalg.norm(vector)).astype(
+            "float32"), named, "")  # fmt: skip
+        day = int(rng.integers(0, 20))
+        published[f"a{n:02d}"] = None if day > 15 else parse_published(f"2026-10-{day + 1:02d}")
+    found = story_links(features, published, config)
+    for first, second, cosine in found:
+        exact = float(features[first].vector @ features[second].vector)
+        assert abs(cosine - exact) < 1e-4
+    expected = [
+        (a, b) for a, b in itertools.combinations(sorted(features), 2)
+        if one_event(features[a].named, features[b].named,
+                     round(float(features[a].vector @ features[b].vector), 5),
+                     (published[a], published[b]), config)
+    ]  # fmt: skip
+    assert [(a, b) for a, b, _ in found] == expected
+    some = set(sorted(features)[: size // 3])
+    assert story_links(features, published, config, among=some) == [
+        link for link in found if link[0] in some or link[1] in some
+    ]
 
 
 def test_articles_published_further_apart_than_the_window_are_other_stories():
