@@ -138,7 +138,15 @@ class Corpus:
         before is first seen at `seen`, ISO 8601), uncommitted: articles() sees them at once,
         the file once commit() is called. An article whose row changes in any way loses its
         state and links."""
-        known = {row[0]: row[1:] for row in self._db.execute(f"SELECT {_COLUMNS} FROM articles")}
+        known = {}
+        ids = [a.id for a in articles]
+        for start in range(0, len(ids), 500):  # the incoming ones only: a run costs what it brings
+            chunk = ids[start : start + 500]
+            found = self._db.execute(
+                f"SELECT {_COLUMNS} FROM articles WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            known.update((row[0], row[1:]) for row in found)
         rows = [_row(a) for a in articles]
         new = sum(1 for a in articles if a.id not in known)
         changed = sum(1 for a in articles if a.id in known and known[a.id][0] != a.content_hash)
