@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pipeline.records import Alignment, Article, Reject, Sentence
 from pipeline.statements import (
@@ -193,6 +193,19 @@ def coverage_rows(statements: Iterable[Statement]) -> list[list[Any]]:
             list(statements), sorted({s for st in statements for s in st.sources})
         )
     ]
+
+
+def kept_coverage(path: Path, stories: set[str]) -> dict[str, list[list[Any]]]:
+    """These `stories`' coverage_rows() read back from a kept run's coverage.csv."""
+    coverage: dict[str, list[list[Any]]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        sources = [plain_cell(cell) for cell in next(reader)[3:]]
+        for story, group, statement, *cells in reader:
+            if story in stories:
+                count = {s: int(cell) for s, cell in zip(sources, cells, strict=True) if cell}
+                coverage.setdefault(story, []).append([group, plain_cell(statement), count])
+    return coverage
 
 
 def coverage_table(
@@ -484,23 +497,28 @@ def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
     )  # fmt: skip
     story_sources = {story.id: story.sources for story in tables.stories}
     fresh_coverage = grouped(tables.statements, lambda statement: statement.story)
-    coverage: dict[str, list[list[Any]]] = {}
-    for story in story_ids:
-        if story in tables.fresh_stories:
-            coverage[story] = coverage_rows(fresh_coverage.get(story, []))
-        else:
-            coverage[story] = kept_index.get("coverage", {}).get(story, [])
-    columns, _ = coverage_table(coverage, [], story_sources)
+    coverage = {s: coverage_rows(fresh_coverage.get(s, [])) for s in tables.fresh_stories}
+    # Which sources each story's statements were carried by: the coverage columns.
+    carried = {
+        story: sorted({source for *_, count in coverage[story] for source in count})
+        if story in tables.fresh_stories
+        else kept_index.get("coverage_sources", {}).get(story, [])
+        for story in story_ids
+    }
+    columns = ("story", "group", "statement", *sorted({s for c in carried.values() for s in c}))
     # Another set of sources is another set of columns: then every row is written anew.
     same_columns = kept_index.get("coverage_columns") == list(columns)
+    if not same_columns and kept is not None:
+        coverage |= kept_coverage(kept.folder / "coverage.csv", set(story_ids) - set(coverage))
     anew = [s for s in story_ids if s in tables.fresh_stories or not same_columns]
-    _, table = coverage_table({s: coverage[s] for s in anew}, anew, story_sources, columns[3:])
+    _, table = coverage_table({s: coverage[s] for s in anew if s in coverage}, anew,
+                              story_sources, columns[3:])  # fmt: skip
     index["coverage.csv"] = write_grouped(
         folder / "coverage.csv", columns, story_ids, grouped(table, lambda row: row[0], anew),
         lambda rows: map(_csv_line, rows), kept if same_columns else None,
     )  # fmt: skip
     index["coverage_columns"] = list(columns)
-    index["coverage"] = {story: rows for story, rows in coverage.items() if rows}
+    index["coverage_sources"] = {story: sources for story, sources in carried.items() if sources}
     write_csv(folder / "rejects.csv", REJECT_COLUMNS, ((r.input, r.reason) for r in tables.rejects))
     rows_of = {
         row[0]: [row]
@@ -539,20 +557,54 @@ def write_grouped(
         out = stack.enter_context(atomic_file(path, binary=True))
         old = stack.enter_context((kept.folder / path.name).open("rb")) if kept else None
         at = out.write((_csv_line(columns) + "\n").encode("utf-8"))
+        # Kept groups that lie one after another in the old file are copied in one go.
+        run_start = run_end = 0
+
+        def copy_run() -> None:
+            if run_end > run_start:
+                _copy_range(old, out, run_start, run_end)
+
         for key in keys:
-            if key in fresh:
-                data = "".join(line + "\n" for line in lines(fresh[key])).encode("utf-8")
-            elif old is not None and key in kept_ranges:
+            if key not in fresh and old is not None and key in kept_ranges:
                 start, end = kept_ranges[key]
-                old.seek(start)
-                data = old.read(end - start)
-            else:
+                if start != run_end:
+                    copy_run()
+                    run_start = start
+                run_end = end
+                ranges[key] = [at, at + end - start]
+                at += end - start
                 continue
+            if key not in fresh:
+                continue
+            copy_run()
+            run_start = run_end = 0
+            data = "".join(line + "\n" for line in lines(fresh[key])).encode("utf-8")
             if data:
                 out.write(data)
                 ranges[key] = [at, at + len(data)]
                 at += len(data)
+        copy_run()
     return ranges
+
+
+def _copy_range(source: BinaryIO, target: BinaryIO, start: int, end: int) -> None:
+    """Append bytes [start, end) of `source` to `target`, in the kernel where it can."""
+    target.flush()
+    left, offset = end - start, start
+    try:
+        while left:
+            done = os.copy_file_range(source.fileno(), target.fileno(), left, offset)
+            if not done:
+                raise OSError("copy_file_range copied nothing")
+            left, offset = left - done, offset + done
+    except OSError:  # a file system or kernel without it: through Python
+        source.seek(offset)
+        while left:
+            block = source.read(min(left, 1 << 20))
+            if not block:
+                raise OSError(f"{source.name} is shorter than its row index says") from None
+            target.write(block)
+            left -= len(block)
 
 
 def article_rows(

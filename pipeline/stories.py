@@ -176,9 +176,6 @@ def story_links(
     queried = np.array(
         [n for n, article in enumerate(ids) if among is None or article in among], dtype=np.int64
     )
-    names, weighted = _incidence([features[article].named for article in ids])
-    named = np.asarray(names.sum(axis=1)).ravel()
-    figures = np.asarray((weighted.multiply(names) >= _FIGURE_WEIGHT).sum(axis=1)).ravel()
     times = np.array([_timestamp(published.get(article)) for article in ids])
     in_query = np.zeros(len(ids), dtype=bool)
     in_query[queried] = True
@@ -196,7 +193,18 @@ def story_links(
         if not len(rows):
             continue
         cosine = np.round(scores[keep].astype(np.float64), 5)
-        shared = _pick(weighted[batch] @ names.T, rows, other)
+        # Names of the articles in these candidate pairs only: a run that adds one article
+        # looks at its neighbours' names, not at every article's.
+        involved, local = np.unique(np.concatenate([own, other]), return_inverse=True)
+        names, weighted = _incidence([features[ids[n]].named for n in involved])
+        named = np.zeros(len(ids), np.int64)
+        named[involved] = np.asarray(names.sum(axis=1)).ravel()
+        figures = np.zeros(len(ids), np.int64)
+        figures[involved] = np.asarray(
+            (weighted.multiply(names) >= _FIGURE_WEIGHT).sum(axis=1)
+        ).ravel()
+        asking, row_of = np.unique(local[: len(own)], return_inverse=True)
+        shared = _pick(weighted[asking] @ names.T, row_of, local[len(own) :])
         same = _same_event(
             cosine, shared // _FIGURE_WEIGHT, shared % _FIGURE_WEIGHT + shared // _FIGURE_WEIGHT,
             (named[own], named[other]), (figures[own], figures[other]), config,

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 from collections import Counter
 
@@ -258,3 +259,52 @@ def test_a_group_not_written_anew_is_copied_byte_for_byte_from_the_kept_run(tmp_
     assert sorted(again) == ["T1", "T2", "T3"]
     data = second.read_bytes()
     assert data[again["T1"][0] : again["T1"][1]] == b'a,"x"\n'
+
+
+def test_rows_kept_from_the_latest_run_equal_rows_written_anew_when_a_source_joins(tmp_path):
+    """Story T1 is kept, story T2 is written anew and brings a new source (a new coverage
+    column): the tables equal those of a run that writes everything anew."""
+    from pipeline.export import kept_rows
+
+    def sentence(article, source, text):
+        return Sentence(article, source, 0, text, "en", text, "original")
+
+    a, b = sentence("a1", "a", "One."), sentence("b1", "b", "One.")
+    c, d = sentence("c1", "c", "Two."), sentence("d1", "d", "Two.")
+    e = sentence("e1", "e", "Two.")
+    t1 = Story("T1", ("a1", "b1"), "One.", "", "", ("a", "b"), ("en",))
+
+    def run_tables(sentences, statements, stories, articles, fresh_stories, kept=None):
+        written = tables(sentences, [], statements, [], [], articles, stories)
+        fresh_articles = {s.article_id for s in sentences if s.article_id in fresh_stories[1]}
+        return dataclasses.replace(
+            written, fresh_stories=frozenset(fresh_stories[0]), kept=kept, tables_key="k",
+            fresh_articles=frozenset(fresh_articles) if kept else written.fresh_articles,
+        )  # fmt: skip
+
+    articles = [Article(s.article_id, s.text, s.source) for s in (a, b, c, d, e)]
+    before = Story("T2", ("c1", "d1"), "Two.", "", "", ("c", "d"), ("en",))
+    write_run(tmp_path / "out", "run-1", run_tables(
+        [a, b, c, d], [Statement("S1", (a, b), "One.", story="T1"),
+                       Statement("S2", (c, d), "Two.", story="T2")],
+        [t1, before], articles[:4], ({"T1", "T2"}, {"a1", "b1", "c1", "d1"})), {})  # fmt: skip
+    after = Story("T2", ("c1", "d1", "e1"), "Two.", "", "", ("c", "d", "e"), ("en",))
+    statements = [Statement("S2", (c, d, e), "Two.", story="T2")]
+    kept = kept_rows(tmp_path / "out", "k")
+    assert kept is not None
+    write_run(
+        tmp_path / "out",
+        "run-2",
+        run_tables(
+            [c, d, e], statements, [t1, after], articles, ({"T2"}, {"c1", "d1", "e1"}), kept
+        ),
+        {},
+    )
+    write_run(tmp_path / "full", "run-2", run_tables(
+        [a, b, c, d, e], [Statement("S1", (a, b), "One.", story="T1"), *statements],
+        [t1, after], articles, ({"T1", "T2"}, {"a1", "b1", "c1", "d1", "e1"})), {})  # fmt: skip
+    for name in ("coverage.csv", "sentences.csv", "statements.csv", "articles.csv"):
+        assert (tmp_path / "out" / "run-2" / name).read_text() == (
+            tmp_path / "full" / "run-2" / name
+        ).read_text(), name
+    assert read_csv(tmp_path / "out" / "run-2" / "coverage.csv")[0][3:] == ["a", "b", "c", "d", "e"]
