@@ -123,7 +123,8 @@ class Corpus:
             raise CorpusError(
                 f"corpus registry {path} is unreadable ({error}); it is not rebuilt "
                 "automatically because it holds articles no longer in the input folder: "
-                "restore it from a backup, or move it aside to start a new corpus"
+                "restore it from a backup, or move it and the folder's `latest` aside to start "
+                "a new corpus"
             ) from None
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ from pipeline.statements import (
     lag_hours,
 )
 from pipeline.stories import Story, parse_published
+
+log = logging.getLogger(__name__)
 
 SENTENCE_COLUMNS = (
     "article",
@@ -236,10 +239,12 @@ def story_rows(
     stories: Iterable[Story],
     source_of: Mapping[str, str],
     published: Mapping[str, datetime | None],
+    first_seen: Collection[str] = (),
 ) -> Iterator[tuple]:
     """A row per story, with its provenance: the source of its first article, and for each
     other source how many hours after that its first article came ("(undated)" without a
-    date)."""
+    date; "(first seen)" where either time is when the corpus first read an undated article,
+    `first_seen`, not a publication date)."""
     for story in stories:
         first = story.articles[0]
         later: dict[str, str] = {}
@@ -248,7 +253,9 @@ def story_rows(
             if source == source_of.get(first) or source in later:
                 continue
             hours = lag_hours(article, first, published)
-            later[source] = "(undated)" if hours is None else f"+{hours:.1f} h"
+            later[source] = "(undated)" if hours is None else f"{hours:+.1f} h"
+            if hours is not None and {article, first} & set(first_seen):
+                later[source] += " (first seen)"
         yield (
             story.id, story.title, story.first_published, story.last_published,
             len(story.articles), "; ".join(story.sources), "; ".join(story.languages),
@@ -338,17 +345,24 @@ def kept_rows(output_dir: Path, tables_key: str) -> KeptRows | None:
     """The latest run's rows, if it wrote them with the same `tables_key` (options, models,
     code) and they are all there; None otherwise (then every story is written anew)."""
     latest = output_dir / "latest"
+    if not latest.is_dir():
+        return None
     try:
         index = json.loads((latest / ROW_INDEX).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        log.info("latest has no readable %s: every story is written anew", ROW_INDEX)
         return None
     if not isinstance(index, dict) or index.get("tables_key") != tables_key:
+        log.info(
+            "options, models or code differ from the latest run's: every story is written anew"
+        )
         return None
-    sizes = index.get("sizes", {})
+    files = index.get("files", {})
     for name in KEPT_TABLES:
-        # A table edited since (saved from a spreadsheet, say): its byte ranges no longer hold.
+        # A table changed since (saved from a spreadsheet, say): its byte ranges no longer hold.
         path = latest / name
-        if not path.is_file() or path.stat().st_size != sizes.get(name):
+        if not path.is_file() or _size_and_time(path) != files.get(name):
+            log.info("latest/%s changed since it was written: every story is written anew", name)
             return None
     return KeptRows(latest.resolve(), index)
 
@@ -531,11 +545,17 @@ def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
         folder / "articles.csv", ARTICLE_COLUMNS, sorted(source_of), rows_of,
         lambda rows: map(_csv_line, rows), kept,
     )  # fmt: skip
+    # Undated articles that have a time all the same: when the corpus first read them.
+    first_seen = {
+        a.id for a in tables.articles
+        if published.get(a.id) is not None and parse_published(a.published) is None
+    }  # fmt: skip
     write_csv(
-        folder / "stories.csv", STORY_COLUMNS, story_rows(tables.stories, source_of, published)
-    )
+        folder / "stories.csv", STORY_COLUMNS,
+        story_rows(tables.stories, source_of, published, first_seen),
+    )  # fmt: skip
     index["stories"] = story_counts(tables, story_of)
-    index["sizes"] = {name: (folder / name).stat().st_size for name in KEPT_TABLES}
+    index["files"] = {name: _size_and_time(folder / name) for name in KEPT_TABLES}
     return index
 
 
@@ -585,6 +605,11 @@ def write_grouped(
                 at += len(data)
         copy_run()
     return ranges
+
+
+def _size_and_time(path: Path) -> list[int]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns]
 
 
 def _copy_range(source: BinaryIO, target: BinaryIO, start: int, end: int) -> None:

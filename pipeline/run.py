@@ -31,7 +31,7 @@ from pipeline import clean, segment
 from pipeline.align import LINK_CACHE_FORMAT, align, background_sentences
 from pipeline.boilerplate import mark_in_corpus
 from pipeline.config import Config
-from pipeline.corpus import ArticleState, Corpus
+from pipeline.corpus import REGISTRY, ArticleState, Corpus, CorpusError
 from pipeline.embed import Embedder, embed_texts
 from pipeline.export import (
     RUN_FOLDER_MODE,
@@ -417,6 +417,24 @@ def output_lock(output_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def check_registry(output_dir: Path) -> None:
+    """Raise CorpusError when `output_dir`'s latest run accumulated articles but its registry
+    is gone: a new one would silently drop every article no longer in the input folder."""
+    if Corpus.exists(output_dir):
+        return
+    info = previous_run_info(output_dir)
+    if info.get("config", {}).get("corpus", {}).get("accumulate") and info.get("counts", {}).get(
+        "articles"
+    ):
+        raise CorpusError(
+            f"corpus registry {output_dir / REGISTRY} is missing, but the latest run "
+            f"({info.get('run_id', '?')}) covered {info['counts']['articles']} articles read "
+            "into this output folder; a new registry would drop those no longer in the input "
+            f"folder: restore it from a backup, or move {output_dir / 'latest'} aside to "
+            "start a new corpus"
+        )
+
+
 def check_folders(input_dir: Path, output_dir: Path) -> None:
     """Raise PathError, naming the folder, unless `input_dir` is a readable folder and
     `output_dir` is a writable folder or can be created; creates nothing."""
@@ -545,14 +563,17 @@ def run(
     def timed(name: str, function: Callable[..., Any], *args: Any) -> Any:
         start = time.perf_counter()
         result = step(name, function, *args)
-        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - start, 3)
-        log.info("%s finished in %.2f s", name, seconds[name])
+        took = time.perf_counter() - start
+        seconds[name] = round(seconds.get(name, 0.0) + took, 3)  # a stage may run twice
+        log.info("%s finished in %.2f s", name, took)
         return result
 
     articles, rejects = timed("ingest", ingest, input_dir, config.ingest.max_file_bytes)
     accumulate = config.corpus.accumulate
     if not articles and not (accumulate and Corpus.exists(output_dir)):
         return _nothing_read(rejects, seconds)
+    if accumulate:
+        check_registry(output_dir)
     with contextlib.ExitStack() as held:
         held.enter_context(output_lock(output_dir))
         store = held.enter_context(contextlib.closing(Store(config.paths.cache_dir)))

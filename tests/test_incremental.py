@@ -84,13 +84,21 @@ def test_one_new_article_realigns_its_story_only_and_the_tables_equal_a_full_run
     for name in TABLES:
         assert (again.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes(), name
 
-    # A table of the latest run edited by hand: its rows are not trusted, every story is redone.
-    with (again.run_dir / "statements.csv").open("a", encoding="utf-8") as handle:
-        handle.write("an analyst's note\n")
-    redone = run(later, config(tmp_path, "out", tm))
-    assert redone.counts["stories_aligned"] == redone.counts["stories"]
-    for name in TABLES:
-        assert (redone.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes(), name
+    # A table of the latest run edited by hand, even to the same length: its rows are not
+    # trusted, every story is redone.
+    latest = again
+    for edit in ("append", "same length"):
+        path = latest.run_dir / "statements.csv"
+        if edit == "append":
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write("an analyst's note\n")
+        else:
+            data = path.read_bytes()
+            path.write_bytes(data[:-2] + (b"X" if data[-2:-1] != b"X" else b"Y") + data[-1:])
+        latest = run(later, config(tmp_path, "out", tm))
+        assert latest.counts["stories_aligned"] == latest.counts["stories"], edit
+        for name in TABLES:
+            assert (latest.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes()
 
 
 def test_undated_articles_are_ordered_by_when_the_corpus_first_read_them(tmp_path):
@@ -119,8 +127,30 @@ def test_undated_articles_are_ordered_by_when_the_corpus_first_read_them(tmp_pat
     assert any(row["first_published"].endswith("(first seen)") for row in rows)
     late_rows = [row for row in rows if row["article"] == late_id]
     assert all(float(row["lag_hours"]) >= 0 for row in late_rows)
+    with (second.run_dir / "stories.csv").open(encoding="utf-8", newline="") as handle:
+        (story,) = list(csv.DictReader(handle))
+    assert "marenburg-herald +" in story["later_sources"]  # a time, marked as first seen
+    assert story["later_sources"].count("(first seen)") >= 1
     # Without accumulate mode nothing says when an undated article came: no first carrier time.
     alone = run(inbox, config(tmp_path, "alone", sample / "tm.tsv", accumulate=False))
     with (alone.run_dir / "statements.csv").open(encoding="utf-8", newline="") as handle:
         assert not any(row["first_published"].endswith("(first seen)")
                        for row in csv.DictReader(handle))  # fmt: skip
+
+
+def test_an_accumulated_output_folder_whose_registry_is_gone_is_refused(tmp_path):
+    """Without corpus.sqlite3 the articles no longer in the inbox would silently leave the
+    outputs: the run refuses, and starts a new corpus once `latest` is moved aside."""
+    import pytest
+
+    from pipeline.corpus import CorpusError
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    inbox = tmp_path / "inbox"
+    shutil.copytree(sample / "articles" / "marenburg-herald", inbox / "marenburg-herald")
+    assert run(inbox, config(tmp_path, "out", sample / "tm.tsv")).counts["articles"] == 1
+    (tmp_path / "out" / "corpus.sqlite3").unlink()
+    with pytest.raises(CorpusError, match="is missing, but the latest run"):
+        run(inbox, config(tmp_path, "out", sample / "tm.tsv"))
+    (tmp_path / "out" / "latest").rename(tmp_path / "out" / "latest-before")
+    assert run(inbox, config(tmp_path, "out", sample / "tm.tsv")).counts["articles"] == 1
