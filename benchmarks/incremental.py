@@ -133,6 +133,8 @@ def measurements(
         )
 
     runs = "; ".join(detail(size) for size in sizes)
+    # The goals are set at 10,000 articles; smaller sets (--quick) are not judged.
+    goal = "<= 1.5" if large >= 10000 else ""
     cold_notes = "; ".join(
         f"{size}: {cold[size]['wall_s']:.0f} s, {cold[size]['peak_rss_mib']:.0f} MiB"
         for size in sizes
@@ -140,13 +142,13 @@ def measurements(
     return [
         Measurement(
             f"incremental_flat_cost[{large}_vs_{small}]", wall[large], wall[small],
-            wall[large] / wall[small], "<= 1.5", "s",
+            wall[large] / wall[small], goal, "s",
             f"+1 article, whole `parallax run` process with the embedding server up, median of "
             f"{len(plus[large])} taking turns. {runs}",
         ),
         Measurement(
             f"incremental_peak_rss[{large}_vs_{middle}]", rss[large], rss[middle],
-            rss[large] / rss[middle], "<= 1.5", "MiB",
+            rss[large] / rss[middle], goal, "MiB",
             f"peak RSS of the +1 run. Cold runs building each corpus: {cold_notes}",
         ),
         Measurement(
