@@ -629,7 +629,7 @@ def run(
         }
         key = tables_key(state, options, unplaced)
         kept = kept_rows(output_dir, key)
-        redo = what_to_redo(stories, fingerprints, earlier, kept, changed, set(unplaced), by_id)
+        redo = what_to_redo(stories, changed_stories, kept, changed, set(unplaced), by_id)
         loaded = sorted(redo.articles - changed)
         if loaded:  # from the caches
             parts.append(prepared(loaded))
@@ -740,21 +740,17 @@ class Redo:
 
 def what_to_redo(
     stories: list[Story],
-    fingerprints: Mapping[str, str],
-    earlier: Mapping[str, str],
+    changed_stories: Collection[str],
     kept: KeptRows | None,
     changed: set[str],
     unplaced: set[str],
     every: Collection[str],
 ) -> Redo:
-    """The stories whose fingerprint differs from the latest run's (`earlier`), or all of them
+    """The `changed_stories` (their fingerprint differs from the latest run's), or all of them
     when its rows cannot be `kept`; the articles written anew are theirs, the `changed` ones
     and the `unplaced` (their untranslated sentences count in every story), or `every`
     article when nothing is kept."""
-    if kept is None:
-        redone = {story.id for story in stories}
-    else:
-        redone = {story for story, print_ in fingerprints.items() if earlier.get(story) != print_}
+    redone = {story.id for story in stories} if kept is None else set(changed_stories)
     members = {a for story in stories if story.id in redone for a in story.articles}
     articles = set(every) if kept is None else changed | members | unplaced
     return Redo(redone, members, articles)
