@@ -491,9 +491,9 @@ def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
         grouped(tables.alignments, lambda x: story_of[x.a.article_id]),
         alignment_lines(story_of), kept,
     )  # fmt: skip
+    statements_of = grouped(tables.statements, lambda statement: statement.story)
     index["statements.csv"] = write_grouped(
-        folder / "statements.csv", STATEMENT_COLUMNS, story_ids,
-        grouped(tables.statements, lambda statement: statement.story),
+        folder / "statements.csv", STATEMENT_COLUMNS, story_ids, statements_of,
         lambda rows: map(_csv_line, statement_rows(rows, published, stated)), kept,
     )  # fmt: skip
     index["unique.csv"] = write_grouped(
@@ -510,8 +510,7 @@ def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:
         kept,
     )  # fmt: skip
     story_sources = {story.id: story.sources for story in tables.stories}
-    fresh_coverage = grouped(tables.statements, lambda statement: statement.story)
-    coverage = {s: coverage_rows(fresh_coverage.get(s, [])) for s in tables.fresh_stories}
+    coverage = {s: coverage_rows(statements_of.get(s, [])) for s in tables.fresh_stories}
     # Which sources each story's statements were carried by: the coverage columns.
     carried = {
         story: sorted({source for *_, count in coverage[story] for source in count})
