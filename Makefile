@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/parallax run --input data/sample/articles --tm data/sample/tm.tsv
+	@echo "Report: outputs/latest/report.html (open it in a browser); its tables: report.xlsx"
 	@echo "Outputs: outputs/latest/ (stories, sentences, alignments, statements, coverage, unique, articles, rejects .csv; run.json)"
 
 # The browser test needs Debian's chromium and chromium-driver; install them where we may.

@@ -18,6 +18,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
+    create_link_artifact,
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
@@ -29,9 +30,10 @@ from prefect.logging.handlers import APILogHandler
 from prefect.runtime import flow_run
 
 from flows import ALLOWED_ROOTS_VARIABLE
-from flows.artifacts import summary_markdown, top_alignments_table
+from flows.artifacts import SUMMARY_STORIES, summary_markdown, top_statements_table
 from pipeline.collect import collect_sources
 from pipeline.config import StageTimeouts, load_config
+from pipeline.report import REPORT_FILE, ReportError, read_run
 from pipeline.run import RunError, Step, run
 
 # Steps that read or write files are retried: a network share or a busy disk fails transiently.
@@ -176,22 +178,35 @@ def align_articles(
     with pipeline_logs_in_run():
         result = run(Path(input_dir), config, step=step, progress=progress_artifact)
 
+    logger = get_run_logger()
+    view = None
+    if result.run_dir is not None:
+        try:
+            view = read_run(result.run_dir, max_stories=SUMMARY_STORIES)
+        except ReportError as error:  # the tables were written: the run still stands
+            logger.warning("the run summary lists no stories: %s", error)
     create_markdown_artifact(
-        summary_markdown(result, input_dir, collected),
+        summary_markdown(result, input_dir, collected, view),
         key="run-summary",
         description="Parallax run summary",
     )
-    logger = get_run_logger()
     for report in collected:
         logger.info("collected %s", report.line())
     if result.run_dir is None:
         # An empty inbox is what most scheduled runs find: news, not a fault.
         logger.info("no article was read from %s; no run written", input_dir)
         return {"run_dir": None, **result.counts}
-    create_table_artifact(
-        top_alignments_table(result),
-        key="top-statements",
-        description="Top aligned statements, by ratio margin",
+    create_link_artifact(
+        key="report",
+        link=(result.run_dir / REPORT_FILE).resolve().as_uri(),
+        link_text=f"{REPORT_FILE} of run {result.run_id}",
+        description=f"The run's report; its tables are beside it in {result.run_dir}",
     )
+    if view is not None:
+        create_table_artifact(
+            top_statements_table(view),
+            key="top-statements",
+            description="Statements carried by the most sources (wordings: run-summary, report)",
+        )
     logger.info("outputs written to %s", result.run_dir)
     return {"run_dir": str(result.run_dir), **result.counts}

@@ -1,21 +1,31 @@
-"""What the Prefect UI shows for a run: a markdown summary and a table of top statements.
+"""What the Prefect UI shows for a run: a markdown summary (warnings first, then the stories
+with their top statements and the coverage of the largest), a table of top statements and a
+link to the run's report.
 
-Plain functions from a RunResult to markdown text or table rows, so they are tested without
-a server; align_articles.py publishes them.
+Plain functions from a RunResult and the report's view of the run (pipeline/report.py) to
+markdown text or table rows, so they are tested without a server; align_articles.py
+publishes them. Cells are kept short and paths come last: the UI shows a table as wide as its
+longest cell.
 """
 
 from __future__ import annotations
 
 from pipeline.collect import SourceReport
-from pipeline.records import SPAN_SEPARATOR, MissingModel, Reject
+from pipeline.records import MissingModel, Reject
+from pipeline.report import REPORT_FILE, RunView, StatementView
 from pipeline.run import RunResult
 from pipeline.translate.packages import install_file_command
 
-TOP_ALIGNMENTS = 25
 SHOWN_REJECTS = 20
+SUMMARY_STORIES = 10  # the newest
+SUMMARY_STATEMENTS = 3  # per story, those carried by the most sources
+TABLE_STATEMENTS = 25  # in the top-statements table
+SUMMARY_COVERAGE = 12  # statements in the coverage table: a column each
+CELL_CHARS = 160  # longer text is cut (with …) in tables; the report and CSVs hold it whole
+TABLE_TEXT_CHARS = 56  # in the top-statements table, whose cells the UI does not wrap
 OUTPUT_FILES = (
-    "sentences.csv", "alignments.csv", "statements.csv", "coverage.csv", "unique.csv",
-    "articles.csv", "stories.csv", "rejects.csv", "run.json",
+    REPORT_FILE, "sentences.csv", "alignments.csv", "statements.csv", "coverage.csv",
+    "unique.csv", "articles.csv", "stories.csv", "rejects.csv", "run.json",
 )  # fmt: skip
 
 
@@ -26,7 +36,11 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
 
 
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return _short(str(value)).replace("|", "\\|").replace("\n", " ")
+
+
+def _short(text: str, limit: int = CELL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def skipped_warnings(missing: list[MissingModel]) -> list[str]:
@@ -52,10 +66,19 @@ def skipped_warnings(missing: list[MissingModel]) -> list[str]:
     return lines
 
 
-def summary_markdown(result: RunResult, input_dir: str, collected: list[SourceReport] = ()) -> str:
-    """The run-summary artifact: what was collected, warnings, then counts, rejects, timings
-    and outputs."""
+def summary_markdown(
+    result: RunResult,
+    input_dir: str,
+    collected: list[SourceReport] = (),
+    view: RunView | None = None,
+) -> str:
+    """The run-summary artifact: warnings (languages left without English) first; what was
+    collected; the stories of `view` (the report's, pipeline.report.read_run) with their top
+    statements, each source's wording, and the coverage of the largest story; then counts,
+    rejects, timings and outputs."""
     lines = [f"# Parallax run `{result.run_id or 'not written'}`", ""]
+    for warning in skipped_warnings(result.missing):
+        lines += [warning, ""]
     lines += _collected(collected)
     if result.run_dir is None:
         lines += [
@@ -64,8 +87,8 @@ def summary_markdown(result: RunResult, input_dir: str, collected: list[SourceRe
         ]
         lines += _rejects(result.rejects)
         return "\n".join(lines) + "\n"
-    for warning in skipped_warnings(result.missing):
-        lines += [warning, ""]
+    if view is not None:
+        lines += _stories(view)
     counts = result.counts
     lines += ["## Articles per language", ""]
     lines += _table(("language", "articles"), sorted(counts["articles_by_lang"].items()))
@@ -91,9 +114,93 @@ def summary_markdown(result: RunResult, input_dir: str, collected: list[SourceRe
     lines += _rejects(result.rejects)
     lines += ["", "## Seconds per stage", ""]
     lines += _table(("stage", "seconds"), list(result.seconds.items()))
-    lines += ["", "## Outputs", "", f"- run folder: `{result.run_dir}`"]
-    lines += [f"- `{result.run_dir / name}`" for name in OUTPUT_FILES]
+    lines += ["", "## Outputs", "", f"Run folder: `{result.run_dir}`", ""]
+    lines += [f"- `{name}`" for name in OUTPUT_FILES]
     return "\n".join(lines) + "\n"
+
+
+def _stories(view: RunView) -> list[str]:
+    """The newest stories, each with its top statements and every source's wording; then the
+    coverage table of the largest story shown."""
+    shown = view.stories[:SUMMARY_STORIES]
+    if not shown:
+        return []
+    more = (
+        f" (the {len(shown)} newest of {view.stories_total})"
+        if view.stories_total > len(shown)
+        else ""
+    )
+    lines = [f"## Stories{more}", ""]
+    for story in shown:
+        span = story.first_published or "undated"
+        if story.last_published != story.first_published:
+            span += f" – {story.last_published}"
+        lines += [
+            f"### {_inline(story.title)}",
+            "",
+            f"{span} · {len(story.sources)} sources: {_inline(', '.join(story.sources))} · "
+            f"{', '.join(story.languages)} · {story.statements_total} shared statements",
+            "",
+        ]
+        for statement in story.statements[:SUMMARY_STATEMENTS]:
+            lines += _statement_lines(statement)
+        lines.append("")
+    largest = max(shown, key=lambda story: (len(story.articles), story.statements_total))
+    if largest.coverage:
+        # Sources down, statements across (numbered): outlets' names as column headers made
+        # the table wider than the UI's column.
+        coverage = largest.coverage[:SUMMARY_COVERAGE]
+        lines += [f"## Coverage of the largest story: {_inline(largest.title)}", ""]
+        lines += [f"{n}. {_inline(_short(text, 120))}" for n, (text, _) in enumerate(coverage, 1)]
+        lines.append("")
+        lines += _table(
+            ("source", *(str(n) for n in range(1, len(coverage) + 1))),
+            [
+                (source, *("✓" if line[column] else "·" for _, line in coverage))
+                for column, source in enumerate(largest.coverage_sources)
+            ],
+        )
+        lines.append("")
+    return lines
+
+
+def _statement_lines(statement: StatementView) -> list[str]:
+    lines = [
+        f"- **{_inline(_short(statement.representative))}** "
+        f"({len(statement.sources)} sources, {', '.join(statement.languages)})"
+    ]
+    for w in statement.wordings:
+        english = "".join(text for text, _ in w.english)
+        original = f" (original: {_inline(_short(w.original))})" if w.translated else ""
+        lines.append(
+            f"    - {_inline(w.source)}, {w.lang}, {w.when}: {_inline(_short(english))}{original}"
+        )
+    return lines
+
+
+def _inline(text: str) -> str:
+    """Text shown as it is inside a markdown line (no markup, links or HTML of its own)."""
+    return "".join(f"\\{c}" if c in "\\`*_[]<>#|!~" else c for c in text).replace("\n", " ")
+
+
+def top_statements_table(view: RunView, limit: int = TABLE_STATEMENTS) -> list[dict]:
+    """The statements carried by the most sources across the shown stories, a row each: its
+    text (cut to TABLE_TEXT_CHARS), how many sources and which languages carry it, and its
+    first carrier. The UI does not wrap table cells, so the wordings are in the run summary's
+    lists and the report, not here."""
+    statements = sorted(
+        (s for story in view.stories for s in story.statements),
+        key=lambda s: (-len(s.sources), -len(s.languages), s.id),
+    )
+    return [
+        {
+            "statement": _short(s.representative, TABLE_TEXT_CHARS),
+            "sources": len(s.sources),
+            "languages": ", ".join(s.languages),
+            "first carrier": _short(s.wordings[0].source, 20),
+        }
+        for s in statements[:limit]
+    ]
 
 
 def _collected(reports: list[SourceReport]) -> list[str]:
@@ -121,34 +228,3 @@ def _rejects(rejects: list[Reject]) -> list[str]:
     if len(rejects) > SHOWN_REJECTS:
         lines += ["", f"... and {len(rejects) - SHOWN_REJECTS} more in rejects.csv"]
     return lines
-
-
-def highlight(text: str, spans: str) -> str:
-    """`text` with each divergent span (joined by SPAN_SEPARATOR) marked ⟦like this⟧ (table
-    cells show plain text)."""
-    for span in spans.split(SPAN_SEPARATOR) if spans else ():
-        text = text.replace(span, f"⟦{span}⟧", 1)
-    return text
-
-
-def top_alignments_table(result: RunResult, limit: int = TOP_ALIGNMENTS) -> list[dict]:
-    """The best-scoring aligned statements: both originals, both English sides with the words
-    only one side has marked ⟦…⟧, and the scores."""
-    best = sorted(result.alignments, key=lambda x: (-x.margin, x.a.article_id, x.a.position))
-    rows = []
-    for pair in best[:limit]:
-        rows.append(
-            {
-                "margin": round(pair.margin, 3),
-                "cosine": round(pair.cosine, 3),
-                "article_a": pair.a.article_id,
-                "text_a": pair.a.text,
-                "english_a": highlight(pair.a.english, pair.only_in_a),
-                "article_b": pair.b.article_id,
-                "text_b": pair.b.text,
-                "english_b": highlight(pair.b.english, pair.only_in_b),
-                "only_in_a": pair.only_in_a,
-                "only_in_b": pair.only_in_b,
-            }
-        )
-    return rows

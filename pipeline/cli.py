@@ -17,6 +17,7 @@ from pipeline.config import ConfigError, load_config
 from pipeline.corpus import CorpusError
 from pipeline.embed import Embedder, EmbedError, embed_texts
 from pipeline.records import MissingModel, Reject
+from pipeline.report import REPORT_FILE, SHOWN_STORIES, ReportError, write_report
 from pipeline.run import PathError, RunError, run
 from pipeline.store import Store
 from pipeline.translate import packages
@@ -25,12 +26,19 @@ from pipeline.translate.memory import TranslationMemoryError
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # bad arguments or configuration, as argparse itself uses
 SHOWN_REJECTS = 5
+# `--run` of the commands that read a finished run (see _run_folder).
+RUN_ARGUMENT = ("--run",)
+RUN_OPTIONS = {
+    "required": True,
+    "type": Path,
+    "help": "a run folder (OUTPUT/<run-id>), or an output folder for its latest run",
+}
 
 # Errors that mean "the input or set-up is wrong": one line, no traceback. Anything else is a bug
 # and keeps its traceback.
 USER_ERRORS = (
     RunError, packages.PackageError, EmbedError, evaluation.GoldError,
-    CorpusError, OSError,
+    CorpusError, ReportError, OSError,
 )  # fmt: skip
 
 
@@ -87,12 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     collect.set_defaults(handler=_collect, command_parser=collect)
 
     evaluate = commands.add_parser("evaluate", help="score a run against gold statement pairs")
-    evaluate.add_argument(
-        "--run",
-        required=True,
-        type=Path,
-        help="a run folder (OUTPUT/<run-id>), or an output folder for its latest run",
-    )
+    evaluate.add_argument(*RUN_ARGUMENT, **RUN_OPTIONS)
     evaluate.add_argument("--gold", required=True, type=Path, help="gold pairs (YAML)")
     evaluate.add_argument(
         "--baseline-cosine",
@@ -102,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--config", type=Path, help="YAML config (embedding model, cache)")
     evaluate.set_defaults(handler=_evaluate, command_parser=evaluate)
+
+    report = commands.add_parser("report", help="write a run's report.html anew")
+    report.add_argument(*RUN_ARGUMENT, **RUN_OPTIONS)
+    report.add_argument("--out", type=Path, help="where to write it (default: RUN/report.html)")
+    report.add_argument(
+        "--stories", type=_positive, default=SHOWN_STORIES, metavar="N",
+        help=f"show the N newest stories (default {SHOWN_STORIES})",
+    )  # fmt: skip
+    report.set_defaults(handler=_report, command_parser=report)
 
     models = commands.add_parser("models", help="manage Argos translation models")
     models.add_argument("--config", type=Path, help="YAML config (its translate.packages_dir)")
@@ -152,7 +164,14 @@ def _run(args: argparse.Namespace) -> int:
             "`unchecked`); one of those may carry them"
         )
     print(f"outputs: {result.run_dir}")
+    print(f"report: {result.run_dir / REPORT_FILE}")
     return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, got {text}")
+    return int(text)
 
 
 def _cosine(text: str) -> float:
@@ -179,9 +198,22 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_folder(path: Path) -> Path:
+    """A run folder, or an output folder's latest run."""
+    if not (path / "run.json").exists() and (path / "latest").is_dir():
+        return (path / "latest").resolve()
+    return path
+
+
+def _report(args: argparse.Namespace) -> int:
+    path = write_report(_run_folder(args.run), args.out, max_stories=args.stories)
+    print(f"report: {path}")
+    print(f"workbook: {path.with_suffix('.xlsx')}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    if not (args.run / "alignments.csv").exists() and (args.run / "latest").is_dir():
-        args.run = (args.run / "latest").resolve()  # the output folder: its latest run
+    args.run = _run_folder(args.run)
     result = evaluation.evaluate_run(args.run, args.gold)
     print(_score_line("parallax", result))
     print(f"misses and false alarms: {args.run / 'evaluation'}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.records import Article
+from pipeline.store import INTEGRITY_CHECK_SECONDS
 from pipeline.stories import ArticleFeatures
 
 SCHEMA = """
@@ -106,9 +108,6 @@ class Corpus:
         path = output_dir / REGISTRY
         self._db = sqlite3.connect(path)
         try:
-            status = self._db.execute("PRAGMA quick_check").fetchone()[0]
-            if status != "ok":
-                raise sqlite3.DatabaseError(status)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
@@ -116,6 +115,7 @@ class Corpus:
                 self._db.execute(
                     "ALTER TABLE articles ADD COLUMN first_seen TEXT NOT NULL DEFAULT ''"
                 )
+            self._check_integrity()
         except sqlite3.DatabaseError as error:
             self._db.close()
             # Unlike the cache, the registry cannot be rebuilt: it holds articles that have since
@@ -126,6 +126,17 @@ class Corpus:
                 "restore it from a backup, or move it and the folder's `latest` aside to start "
                 "a new corpus"
             ) from None
+
+    def _check_integrity(self) -> None:
+        """SQLite's integrity check, once a day (pipeline/store.py says why not every run);
+        raises sqlite3.DatabaseError on damage."""
+        checked = float(self.meta("integrity_checked") or 0)
+        if time.time() - checked < INTEGRITY_CHECK_SECONDS:
+            return
+        status = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        if status != "ok":
+            raise sqlite3.DatabaseError(status)
+        self.set_meta("integrity_checked", str(time.time()))
 
     def close(self) -> None:
         """Close the registry; what was recorded since the last commit() is dropped."""

@@ -265,20 +265,17 @@ def story_rows(
 
 def previous_stories(output_dir: Path) -> dict[str, str]:
     """Each article's story in the latest run (OUTPUT/latest/articles.csv): {} when there is
-    none, or it is from before stories."""
-    rows = _latest_rows(output_dir, "articles.csv", {"article", "story"})
-    return {plain_cell(row["article"]): row["story"] for row in rows if row["story"]}
-
-
-def _latest_rows(output_dir: Path, name: str, columns: set[str]) -> list[dict[str, str]]:
-    """The rows of table `name` of the latest run: [] when there is none, or it cannot be
-    read (not UTF-8, not CSV) or lacks one of `columns`."""
+    none, it cannot be read (not UTF-8, not CSV), or it is from before stories."""
     try:
-        with (output_dir / "latest" / name).open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            return list(reader) if columns <= set(reader.fieldnames or ()) else []
-    except (OSError, ValueError, csv.Error):  # ValueError: not UTF-8
-        return []
+        with (output_dir / "latest" / "articles.csv").open(encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)  # not DictReader: two columns of every article, each run
+            header = next(reader, [])
+            if not {"article", "story"} <= set(header):
+                return {}
+            article, story = header.index("article"), header.index("story")
+            return {plain_cell(row[article]): row[story] for row in reader if row[story]}
+    except (OSError, ValueError, IndexError, csv.Error):  # ValueError: not UTF-8
+        return {}
 
 
 def previous_run_info(output_dir: Path) -> dict[str, Any]:
@@ -292,36 +289,59 @@ def previous_run_info(output_dir: Path) -> dict[str, Any]:
 
 
 def previous_statements(
-    output_dir: Path, stories: Collection[str] | None = None
+    output_dir: Path,
+    stories: Collection[str] | None = None,
+    index: Mapping[str, Any] | None = None,
 ) -> dict[tuple[str, str], str]:
     """Each member sentence's statement in the latest run (OUTPUT/latest/statements.csv), by
     (article id, original text): {} when there is none or it cannot be read. With `stories`,
-    only the rows of those stories are read, where the latest run's row index says where
-    they are."""
-    columns = {"article", "original", "group"}
+    only the rows of those stories are read (by byte range, where the latest run's row index,
+    or `index` if given, has them)."""
     try:
-        index = json.loads((output_dir / "latest" / ROW_INDEX).read_text(encoding="utf-8"))
-        ranges = index["statements.csv"]
-    except (OSError, ValueError, KeyError, TypeError):
-        index = ranges = None
-    if stories is None or not isinstance(ranges, dict):
-        rows = _latest_rows(output_dir, "statements.csv", columns)
-    else:
-        rows = []
-        try:
-            with (output_dir / "latest" / "statements.csv").open("rb") as handle:
-                header = handle.readline()
-                for story in sorted(set(stories) & set(ranges)):
-                    start, end = ranges[story]
-                    handle.seek(start)
-                    text = (header + handle.read(end - start)).decode("utf-8")
-                    reader = csv.DictReader(io.StringIO(text, newline=""))
-                    if not columns <= set(reader.fieldnames or ()):
-                        return {}
-                    rows += list(reader)
-        except (OSError, ValueError, csv.Error):
-            return {}
+        rows = table_rows(output_dir / "latest", "statements.csv", stories, index)
+    except (OSError, ValueError, csv.Error):  # ValueError: not UTF-8, or not our table
+        return {}
+    if rows and not {"article", "original", "group"} <= set(rows[0]):
+        return {}
     return {(plain_cell(row["article"]), plain_cell(row["original"])): row["group"] for row in rows}
+
+
+def table_rows(
+    folder: Path,
+    name: str,
+    groups: Collection[str] | None = None,
+    index: Mapping[str, Any] | None = None,
+) -> list[dict[str, str]]:
+    """The rows of table `name` of run `folder`, as written (formula-like cells neutralised:
+    see plain_cell). With `groups` (story ids; article ids for the tables grouped by article,
+    sentences.csv and articles.csv), only theirs: read by the byte ranges of the folder's row
+    index (ROW_INDEX, or `index` if given) where it has them, else picked from the whole table.
+
+    Raises OSError (no such file), ValueError (not UTF-8), csv.Error (not CSV)."""
+    key = "article" if name in ("sentences.csv", "articles.csv") else "story"
+    ranges = None
+    if groups is not None:
+        try:
+            if index is None:
+                index = json.loads((folder / ROW_INDEX).read_text(encoding="utf-8"))
+            ranges = index[name]
+        except (OSError, ValueError, KeyError, TypeError):
+            ranges = None
+    with (folder / name).open("rb") as handle:
+        if groups is None or not isinstance(ranges, dict):
+            reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
+            if groups is None:
+                return list(reader)
+            wanted = set(groups)
+            return [row for row in reader if plain_cell(row.get(key) or "") in wanted]
+        header = handle.readline()
+        rows = []
+        for group in sorted(set(groups) & set(ranges)):
+            start, end = ranges[group]
+            handle.seek(start)
+            text = (header + handle.read(end - start)).decode("utf-8")
+            rows += csv.DictReader(io.StringIO(text, newline=""))
+        return rows
 
 
 ROW_INDEX = ".rows.json"  # in each run folder: where each story's and article's rows are
@@ -422,11 +442,19 @@ def _no_counts() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def write_run(output_dir: Path, run_id: str, tables: RunTables, run_info: dict[str, Any]) -> Path:
+def write_run(
+    output_dir: Path,
+    run_id: str,
+    tables: RunTables,
+    run_info: dict[str, Any],
+    finish: Callable[[Path, dict[str, Any]], Any] | None = None,
+) -> Path:
     """Write OUTPUT/<run_id>/ and repoint OUTPUT/latest; returns the run folder.
 
     Files go to a hidden staging folder first, which is renamed into place only when all are
-    written, so neither a run folder nor `latest` is ever seen half-written.
+    written, so neither a run folder nor `latest` is ever seen half-written. `finish` is
+    called with the staging folder and its row index once the tables and run.json are in it
+    (to add the report made from them).
     """
     output_dir.mkdir(mode=RUN_FOLDER_MODE, parents=True, exist_ok=True)
     staging = output_dir / f".{run_id}.partial"
@@ -444,6 +472,8 @@ def write_run(output_dir: Path, run_id: str, tables: RunTables, run_info: dict[s
         with atomic_file(staging / "run.json") as handle:
             handle.write(json.dumps({**run_info, "seconds": seconds}, indent=2, ensure_ascii=False))
             handle.write("\n")
+        if finish is not None:
+            finish(staging, index)
         run_dir = output_dir / run_id
         os.replace(staging, run_dir)
     except OSError as error:

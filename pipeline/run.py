@@ -50,6 +50,7 @@ from pipeline.ingest import read_corpus
 from pipeline.langid import label_sentences
 from pipeline.normalise import normalise_text
 from pipeline.records import Alignment, Article, MissingModel, Reject, Sentence, text_hash
+from pipeline.report import write_report
 from pipeline.statements import (
     Statement,
     UniqueSentence,
@@ -647,7 +648,10 @@ def run(
             "align", align_and_group, embedded, untranslated,
             [story for story in stories if story.id in redo.stories | unplaced_stories],
             dates, embedder, store, config, options,
-            previous_statements(output_dir, {story_before.get(a, "") for a in redo.members}),
+            previous_statements(
+                output_dir, {story_before.get(a, "") for a in redo.members},
+                kept.index if kept else None,
+            ),
             taken,
         )  # fmt: skip
         rejects += [Reject(i, s.reject) for i, s in sorted(states.items()) if s.reject]
@@ -724,7 +728,11 @@ def run(
             "story_fingerprints": fingerprints,
             "seconds": seconds,
         }
-        run_dir = timed("export", write_run, output_dir, run_id, tables, run_info)
+        # The report is part of the export stage: it is made from the tables just written.
+        run_dir = timed(
+            "export", write_run, output_dir, run_id, tables, run_info,
+            lambda folder, index: write_report(folder, index=index),
+        )  # fmt: skip
         corpus.commit()
     return RunResult(run_id, run_dir, counts, report.missing, seconds, aligned.alignments, rejects)
 

@@ -28,22 +28,34 @@ def _normal(word: str) -> str:
     return word
 
 
-def divergent_spans(text_a: str, text_b: str) -> tuple[list[str], list[str]]:
-    """Runs of words only in `text_a`, and only in `text_b`, each in reading order."""
-    words_a, words_b = WORD.findall(text_a), WORD.findall(text_b)
-    normal_a, normal_b = [_normal(w) for w in words_a], [_normal(w) for w in words_b]
+def divergent_ranges(
+    text_a: str, text_b: str
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Runs of words only in `text_a`, and only in `text_b`, in reading order, each as the
+    character range [start, end) it spans in its text (punctuation between its words included)."""
+    found_a, found_b = list(WORD.finditer(text_a)), list(WORD.finditer(text_b))
+    normal_a = [_normal(m.group()) for m in found_a]
+    normal_b = [_normal(m.group()) for m in found_b]
     matcher = difflib.SequenceMatcher(None, normal_a, normal_b, autojunk=False)
     matched_a, matched_b = set(), set()
     for block in matcher.get_matching_blocks():
         matched_a.update(range(block.a, block.a + block.size))
         matched_b.update(range(block.b, block.b + block.size))
     return (
-        _runs(words_a, normal_a, matched_a, set(normal_b)),
-        _runs(words_b, normal_b, matched_b, set(normal_a)),
+        _runs(found_a, normal_a, matched_a, set(normal_b)),
+        _runs(found_b, normal_b, matched_b, set(normal_a)),
     )
 
 
-def _runs(words: list[str], normal: list[str], matched: set[int], other: set[str]) -> list[str]:
+def divergent_spans(text_a: str, text_b: str) -> tuple[list[str], list[str]]:
+    """Runs of words only in `text_a`, and only in `text_b`, each as it stands in its text."""
+    ranges_a, ranges_b = divergent_ranges(text_a, text_b)
+    return [text_a[s:e] for s, e in ranges_a], [text_b[s:e] for s, e in ranges_b]
+
+
+def _runs(
+    words: list[re.Match[str]], normal: list[str], matched: set[int], other: set[str]
+) -> list[tuple[int, int]]:
     def has_counterpart(index: int) -> bool:
         # A function word found somewhere in the other side says nothing: only its place in
         # the common subsequence counts.
@@ -59,9 +71,9 @@ def _runs(words: list[str], normal: list[str], matched: set[int], other: set[str
         else:
             current.append(index)
     runs.append(current)
-    spans = []
+    ranges = []
     for run in runs:
         content = [i for i in run if normal[i] not in FUNCTION_WORDS]
         if content:  # trimmed to start and end on a content word
-            spans.append(" ".join(words[i] for i in range(content[0], content[-1] + 1)))
-    return spans
+            ranges.append((words[content[0]].start(), words[content[-1]].end()))
+    return ranges

@@ -61,7 +61,13 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,       -- float32, normalised
     PRIMARY KEY (model_key, text_hash)
 );
+CREATE TABLE IF NOT EXISTS integrity_checked (
+    at REAL NOT NULL            -- Unix time of the last integrity check that found no damage
+);
 """
+# The integrity check reads every page: seconds a run for a cache of 10,000 articles' work, so
+# it runs once a day. Opening the file in between finds one that is not a database at all.
+INTEGRITY_CHECK_SECONDS = 24 * 3600
 
 
 @functools.lru_cache(maxsize=16)
@@ -131,6 +137,9 @@ class Store:
         db = None
         try:
             db = self._connect()
+            checked = db.execute("SELECT max(at) FROM integrity_checked").fetchone()[0] or 0.0
+            if time.time() - checked < INTEGRITY_CHECK_SECONDS:
+                return db
             status = db.execute("PRAGMA quick_check").fetchone()[0]
         except sqlite3.DatabaseError as error:
             if error.sqlite_errorname not in CORRUPTION:
@@ -139,6 +148,9 @@ class Store:
                 ) from None
             status = str(error)
         if status == "ok":
+            with db:
+                db.execute("DELETE FROM integrity_checked")
+                db.execute("INSERT INTO integrity_checked VALUES (?)", (time.time(),))
             return db
         if db is not None:
             db.close()

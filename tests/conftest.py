@@ -1,8 +1,10 @@
-"""Shared fixtures: the seed pages beside the project, when they are there."""
+"""Shared fixtures: the seed pages beside the project, when they are there; the demo's run."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,23 @@ os.environ.setdefault("PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SEEDS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "seeds"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> Path:
+    """`make demo`'s run, as `parallax run` (the sample corpus and its translation memory):
+    the run folder. Its stdout is in run-stdout.txt beside the output folder."""
+    work = tmp_path_factory.mktemp("sample-run")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "parallax"), "run", "--input",
+         str(SAMPLE / "articles"), "--tm", str(SAMPLE / "tm.tsv"), "--output",
+         str(work / "out"), "--cache-dir", str(work / "cache")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (work / "run-stdout.txt").write_text(done.stdout, encoding="utf-8")
+    return (work / "out" / "latest").resolve()
 
 
 @pytest.fixture

@@ -67,10 +67,9 @@ def test_run_prints_summary_skipped_languages_and_output_folder(tmp_path):
     )
     with (tmp_path / "outputs" / "latest" / "unique.csv").open(encoding="utf-8") as unique:
         assert [row["unchecked"] for row in csv.DictReader(unique)] == ["1", "1"]
-    assert (
-        lines[-1].startswith("outputs: ")
-        and (tmp_path / "outputs" / "latest" / "run.json").is_file()
-    )
+    assert lines[-2].startswith("outputs: ") and lines[-1].startswith("report: ")
+    report = tmp_path / lines[-1].removeprefix("report: ")  # relative to where it ran
+    assert report.is_file() and report.parent.samefile(tmp_path / "outputs" / "latest")
     assert "Traceback" not in done.stderr
 
 

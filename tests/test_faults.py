@@ -259,11 +259,12 @@ def test_corrupted_cache_is_set_aside_and_rebuilt_with_a_warning(world, clean_ru
 
 @pytest.fixture
 def small_tmpfs(tmp_path) -> Path:
-    """A 2 MiB tmpfs, where this process may mount one (root with CAP_SYS_ADMIN)."""
+    """A 12 MiB tmpfs (a run's report.html alone is 5 MB), where this process may mount one
+    (root with CAP_SYS_ADMIN)."""
     mount_point = tmp_path / "tmpfs"
     mount_point.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
     )

@@ -18,10 +18,11 @@ from prefect_server import log_problems
 
 import flows.align_articles as flow_module
 from flows.align_articles import align_articles
-from flows.artifacts import summary_markdown, top_alignments_table
+from flows.artifacts import _inline, summary_markdown, top_statements_table
 from flows.serve import scheduled_deployment
 from pipeline.config import load_config
 from pipeline.records import Alignment, MissingModel, Reject, Sentence
+from pipeline.report import read_run
 from pipeline.run import RunError, RunResult
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -98,6 +99,9 @@ def test_flow_runs_every_stage_as_a_task_and_publishes_artifacts(tmp_path, insta
     assert "Articles per language" in by_key["run-summary"].data
     assert str(summary["run_dir"]) in by_key["run-summary"].data
     assert by_key["top-statements"].type == "table"
+    assert "## Stories" in by_key["run-summary"].data
+    report = Path(summary["run_dir"]) / "report.html"
+    assert report.as_uri() in by_key["report"].data and report.is_file()
     progress = [a for a in artifacts if a.type == "progress"]
     assert progress and all(a.data == 100.0 for a in progress)
     assert {a.description.split(":")[0] for a in progress} >= {
@@ -200,10 +204,40 @@ def test_summary_markdown_and_top_table_from_a_result(tmp_path):
     assert "`parallax models install uk`" in text and text.count("Warning") == 1
     assert "x\\|y.pdf" in text  # a pipe in a file name does not break the table
     assert "| export | 0.2 |" in text
-    table = top_alignments_table(result)
-    assert [row["margin"] for row in table] == [1.8, 1.1]
-    assert table[0]["text_a"] == "Вода безопасна." and table[0]["english_b"] == "The water is safe."
-    assert table[1]["english_b"] == "It ⟦rained⟧." and table[1]["only_in_b"] == "rained"
+
+
+def test_the_summary_lists_stories_with_each_sources_wording_and_the_largest_coverage(
+    sample_run,
+):
+    view = read_run(sample_run)
+    result = RunResult("r", sample_run, view.counts, [], {"export": 0.1}, [], [])
+    text = summary_markdown(result, "in", view=view)
+    (story,) = view.stories
+    assert f"### {story.title}" in text
+    top = story.statements[0]
+    assert f"- **{top.representative}**" in text.replace("\\", "")
+    for wording in top.wordings:  # each source's wording, under its statement
+        assert f"    - {wording.source}, {wording.lang}, {wording.when}: " in text
+    coverage = text[text.index("## Coverage of the largest story") :]
+    shown = story.coverage[:12]
+    assert f"| source | {' | '.join(map(str, range(1, len(shown) + 1)))} |" in coverage
+    for column, source in enumerate(story.coverage_sources):
+        marks = " | ".join("✓" if line[column] else "·" for _, line in shown)
+        assert f"| {source} | {marks} |" in coverage
+    assert coverage.count("✓") == sum(sum(line) for _, line in shown)
+    assert text.index("## Stories") < text.index("## Articles per language")
+    table = top_statements_table(view)
+    assert table[0] == {
+        "statement": top.representative[:55] + "…", "sources": len(top.sources),
+        "languages": "en, ru, uk", "first carrier": top.wordings[0].source,
+    }  # fmt: skip
+    assert [row["sources"] for row in table] == sorted((r["sources"] for r in table), reverse=True)
+
+
+def test_cells_and_titles_stay_text_in_the_summary():
+    assert _inline("**bold** [x](javascript:y) <img src=x onerror=z>") == (
+        "\\*\\*bold\\*\\* \\[x\\](javascript:y) \\<img src=x onerror=z\\>"
+    )
 
 
 def test_a_run_is_named_after_its_folder_and_start_and_tagged(tmp_path, installed_packages_dir):

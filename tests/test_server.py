@@ -6,7 +6,6 @@ import csv
 import fcntl
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import SCREENSHOTS, headless_chromium, needs_chromium
 from prefect_server import (
     PROJECT_ROOT,
     STAGES,
@@ -30,17 +30,6 @@ from prefect_server import (
 )
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,1000",
-]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +58,16 @@ def served_run(tmp_path_factory):
             "flow_run": final,
             "work": work,
             "stages_logged": stages_logged(base, flow_run["id"]),
+            "top_statement": _top_statement(base, flow_run["id"]),
         }
+
+
+def _top_statement(base: str, flow_run_id: str) -> dict:
+    """The first row of the run's top-statements table artifact."""
+    only = {"flow_run_id": {"any_": [flow_run_id]}, "key": {"any_": ["top-statements"]}}
+    artifacts = api(base, "POST", "/artifacts/filter", {"artifacts": only})
+    data = artifacts[0]["data"]
+    return (json.loads(data) if isinstance(data, str) else data)[0]
 
 
 def _finished(base: str, flow_run_id: str) -> dict | None:
@@ -135,25 +133,13 @@ def test_a_busy_port_fails_at_once_with_the_reason(tmp_path):
     assert not list((tmp_path / "home").glob("*.pid"))
 
 
-@pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="chromium and chromedriver are not installed (Debian packages chromium, "
-    "chromium-driver; `make test` installs them where apt-get is allowed)",
-)
+@needs_chromium
 def test_ui_in_headless_chromium_shows_the_flow_run_and_its_summary(served_run, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in [*BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    wait = WebDriverWait(driver, 60)
-    try:
+    with headless_chromium(tmp_path / "profile") as driver:
+        wait = WebDriverWait(driver, 60)
         flow_run = served_run["flow_run"]
         driver.get(served_run["ui"])  # the UI keeps the API password where its login form does
         driver.execute_script(
@@ -162,19 +148,40 @@ def test_ui_in_headless_chromium_shows_the_flow_run_and_its_summary(served_run, 
         )
         driver.get(f"{served_run['ui']}/runs")
         wait.until(lambda d: flow_run["name"] in d.find_element(By.TAG_NAME, "body").text)
-        driver.get(f"{served_run['ui']}/runs/flow-run/{flow_run['id']}")
-        wait.until(lambda d: d.find_elements(By.ID, "artifacts")).pop().click()
-        summary_links = wait.until(
-            lambda d: [a for a in d.find_elements(By.TAG_NAME, "a") if "run-summary" in a.text]
-        )
-        summary_links[0].click()
-        wait.until(lambda d: "Articles per language" in d.find_element(By.TAG_NAME, "body").text)
-        screenshot = tmp_path / "run-summary.png"
-        assert driver.save_screenshot(str(screenshot))
-        assert screenshot.stat().st_size > 10_000
-        print(f"screenshot: {screenshot}")
-    finally:
-        driver.quit()
+
+        def open_artifact(key: str, shows: str) -> None:
+            """Open the run's artifact `key` and wait until its page shows `shows`."""
+            driver.get(f"{served_run['ui']}/runs/flow-run/{flow_run['id']}")
+            wait.until(lambda d: d.find_elements(By.ID, "artifacts")).pop().click()
+            links = wait.until(
+                lambda d: [a for a in d.find_elements(By.TAG_NAME, "a") if key in a.text]
+            )
+            links[0].click()
+            wait.until(lambda d: "/artifacts/artifact/" in d.current_url)
+            wait.until(lambda d: shows in d.find_element(By.TAG_NAME, "body").text)
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        open_artifact("run-summary", "Articles per language")
+        body = driver.find_element(By.TAG_NAME, "body").text
+        assert "Stories" in body and "Coverage of the largest story" in body
+        assert _page_width(driver) <= 1400  # no sideways scrolling, not even inside a table
+        assert driver.save_screenshot(str(SCREENSHOTS / "prefect-run-summary.png"))
+        top = served_run["top_statement"]
+        open_artifact("top-statements", top["statement"][:40])
+        assert driver.save_screenshot(str(SCREENSHOTS / "prefect-top-statements.png"))
+        assert _page_width(driver) <= 1400
+    print(f"screenshots: {SCREENSHOTS}")
+
+
+def _page_width(driver) -> int:
+    """How wide the page and its widest scrolling box are, in CSS pixels."""
+    return driver.execute_script(
+        "let w = document.documentElement.scrollWidth;"
+        "for (const e of document.querySelectorAll('*')) {"
+        "  if (e.clientWidth && e.scrollWidth > e.clientWidth + 1"
+        "      && getComputedStyle(e).overflowX !== 'hidden') w = Math.max(w, e.scrollWidth); }"
+        "return w;"
+    )
 
 
 def test_stop_never_signals_a_process_it_did_not_start(tmp_path):

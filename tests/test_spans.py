@@ -1,4 +1,4 @@
-from pipeline.spans import divergent_spans
+from pipeline.spans import divergent_ranges, divergent_spans
 
 
 def test_an_editorial_aside_is_the_only_divergent_span():
@@ -30,3 +30,10 @@ def test_both_sides_report_what_they_add():
 
 def test_function_words_alone_are_not_a_span():
     assert divergent_spans("The water is safe.", "Water is safe to drink.")[0] == []
+
+
+def test_a_span_holding_punctuation_is_given_as_it_stands_in_the_text():
+    text = "Reiner said on Friday, in Marenburg, that water was safe."
+    ((start, end),) = divergent_ranges(text, "Reiner said that water was safe.")[0]
+    assert text[start:end] == "Friday, in Marenburg"
+    assert divergent_spans(text, "Reiner said that water was safe.")[0] == ["Friday, in Marenburg"]

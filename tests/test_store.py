@@ -1,3 +1,6 @@
+import sqlite3
+import time
+
 import numpy as np
 
 from pipeline.store import Store
@@ -33,3 +36,29 @@ def test_corrupted_cache_file_is_set_aside_and_rebuilt(tmp_path, caplog):
     assert store.get_translations("m", ["h"]) == {"h": "t"}
     assert list(tmp_path.glob("cache.sqlite3.corrupt-*"))
     assert "unreadable" in caplog.text
+
+
+def test_a_damaged_page_is_found_by_the_daily_integrity_check_and_set_aside(tmp_path, caplog):
+    store = Store(tmp_path)
+    store.put_translations("m", [(f"h{i}", "text " * 40) for i in range(2000)])
+    store.close()
+    path = tmp_path / "cache.sqlite3"
+    with sqlite3.connect(path) as db:  # checked two days ago; the file is damaged since
+        db.execute("UPDATE integrity_checked SET at = ?", (time.time() - 2 * 86400,))
+    db.close()
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle : middle + 4096] = b"\xff" * 4096
+    path.write_bytes(bytes(data))
+    fresh = Store(tmp_path)
+    assert list(tmp_path.glob("cache.sqlite3.corrupt-*")) and "unreadable" in caplog.text
+    assert fresh.get_translations("m", ["h1"]) == {}
+
+
+def test_the_integrity_check_runs_at_most_once_a_day(tmp_path):
+    Store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "cache.sqlite3") as db:
+        (first,) = db.execute("SELECT at FROM integrity_checked").fetchone()
+    Store(tmp_path).close()  # opened again within the day: not checked again
+    with sqlite3.connect(tmp_path / "cache.sqlite3") as db:
+        assert db.execute("SELECT at FROM integrity_checked").fetchall() == [(first,)]

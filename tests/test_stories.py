@@ -11,8 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import html5lib
+import lxml.html
 import numpy as np
 import pytest
+from helpers import CHROMEDRIVER, CHROMIUM, SCREENSHOTS, headless_chromium
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -273,6 +276,37 @@ def test_the_seed_pages_are_one_story_among_other_news_and_nothing_joins_them(se
     with (latest / "stories.csv").open(encoding="utf-8", newline="") as handle:
         rows = {row["story"]: row for row in csv.DictReader(handle)}
     assert rows[seed_story]["articles"] == "5" and "ru" in rows[seed_story]["languages"]
+    seed_report_in_a_browser(latest, seed_story, tmp_path)
+
+
+def seed_report_in_a_browser(run_dir: Path, story: str, tmp_path: Path) -> None:
+    """The report of the mixed run, all 34 stories shown (`parallax report --stories`), shows
+    the seed story with its statements' wordings; where Chromium is installed, it is opened
+    and screenshotted there."""
+    report = tmp_path / "seeds-report.html"
+    done = subprocess.run(
+        [str(PARALLAX), "report", "--run", str(run_dir), "--stories", "100", "--out",
+         str(report)], capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = report.read_text(encoding="utf-8")
+    html5lib.HTMLParser(strict=True, tree=html5lib.getTreeBuilder("dom")).parse(page)
+    section = lxml.html.document_fromstring(page).get_element_by_id(f"story-{story}")
+    sources = [
+        {row.get("data-source") for row in statement.findall(".//tr[@class='wording']")}
+        for statement in section.find_class("statement")
+    ]
+    assert max(map(len, sources)) >= 3  # a statement worded by three seed outlets, in one view
+    if not (CHROMIUM and CHROMEDRIVER):
+        return
+    from selenium.webdriver.common.by import By
+
+    with headless_chromium(tmp_path / "profile") as driver:
+        driver.get(report.as_uri())
+        driver.find_element(By.ID, f"story-{story}").location_once_scrolled_into_view  # noqa: B018
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / "report-seeds.png"))
+        assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def test_an_article_that_comes_back_as_another_story_gets_an_id_of_its_own():

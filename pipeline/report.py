@@ -1,0 +1,364 @@
+"""report.html: what a run found, story by story, for a reader with a browser and no network.
+
+It is made from the run folder's tables (the CSV contract), so `parallax report --run DIR`
+renders any run. The page comes from a Jinja2 template, autoescaped, since article text is
+untrusted input. Each story's coverage heatmap is a Plotly figure; Plotly's JavaScript is
+inlined once, so the file opens from disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.export import ROW_INDEX, plain_cell, table_rows
+from pipeline.spans import divergent_ranges
+from pipeline.stories import parse_published
+from pipeline.workbook import write_workbook
+
+REPORT_FILE = "report.html"
+SHOWN_STORIES = 20  # the newest; stories.csv lists them all
+SHOWN_STATEMENTS = 20  # per story, those carried by the most sources
+SHOWN_UNIQUE = 10  # per source of a story
+HEATMAP_LABEL_CHARS = 70
+
+
+class ReportError(RuntimeError):
+    """The run folder's tables cannot be read (missing, not UTF-8, not Parallax's)."""
+
+
+@dataclass(frozen=True)
+class Wording:
+    """One source's sentence: its original, its English side in segments (text, whether the
+    words are absent from the statement's representative wording), and when it came."""
+
+    source: str
+    lang: str
+    original: str
+    english: list[tuple[str, bool]]
+    when: str  # "first", "+3.5 h", or "undated"
+
+    @property
+    def translated(self) -> bool:
+        return self.original != "".join(text for text, _ in self.english)
+
+
+@dataclass(frozen=True)
+class StatementView:
+    id: str
+    representative: str
+    sources: list[str]
+    languages: list[str]
+    wordings: list[Wording]
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    title: str
+    source: str
+    published: str
+    lang: str
+    url: str  # "" unless http(s): a link is never javascript:
+
+
+@dataclass
+class StoryView:
+    id: str
+    title: str
+    first_published: str
+    last_published: str
+    sources: list[str]
+    languages: list[str]
+    statements: list[StatementView] = field(default_factory=list)  # the shown ones
+    statements_total: int = 0
+    # Of the shown statements, in their order: (text, carried (1) or not (0) per source of
+    # coverage_sources).
+    coverage: list[tuple[str, list[int]]] = field(default_factory=list)
+    coverage_sources: list[str] = field(default_factory=list)
+    unique: dict[str, list[Wording]] = field(default_factory=dict)
+    articles: list[ArticleView] = field(default_factory=list)
+
+    @property
+    def heatmap(self) -> str:
+        return _heatmap(self)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the report shows of a run (read_run())."""
+
+    run_id: str
+    finished: str
+    counts: dict[str, Any]
+    skipped: list[dict[str, Any]]  # run.json's missing_models: languages left without English
+    stories: list[StoryView]  # the newest
+    stories_total: int
+
+
+def write_report(
+    run_dir: Path,
+    path: Path | None = None,
+    index: Mapping[str, Any] | None = None,
+    max_stories: int = SHOWN_STORIES,
+) -> Path:
+    """Render the run in `run_dir` to `path` (default run_dir/report.html), and the tables of
+    the stories it shows (the `max_stories` newest) to report.xlsx beside it
+    (pipeline/workbook.py); returns the HTML path. `index`: the run's row index, where the
+    caller holds it (else it is read).
+
+    Raises ReportError when the run's tables cannot be read, OSError when a file cannot be
+    written."""
+    index = _row_index(run_dir) if index is None else index
+    view = read_run(run_dir, max_stories, index)
+    path = path or run_dir / REPORT_FILE
+    path.write_text(_render(view), encoding="utf-8")
+    stories = [story.id for story in view.stories]
+    try:
+        write_workbook(run_dir, stories, path.with_suffix(".xlsx"), index)
+    except (ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
+        raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
+    return path
+
+
+def render_report(
+    run_dir: Path, max_stories: int = SHOWN_STORIES, index: Mapping[str, Any] | None = None
+) -> str:
+    """The report of the run in `run_dir` (read_run()) as one self-contained HTML page.
+
+    Raises ReportError when a table is missing or unreadable."""
+    return _render(read_run(run_dir, max_stories, index))
+
+
+def _render(view: RunView) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+    from plotly.offline import get_plotlyjs
+
+    environment = Environment(
+        loader=PackageLoader("pipeline", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template("report.html.j2").render(
+        run=view,
+        sources=sorted({source for story in view.stories for source in story.sources}),
+        languages=sorted({lang for story in view.stories for lang in story.languages}),
+        plotly_js=_valid_html_text(get_plotlyjs()),
+        made=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def read_run(
+    run_dir: Path, max_stories: int = SHOWN_STORIES, index: Mapping[str, Any] | None = None
+) -> RunView:
+    """What a report shows of the run in `run_dir`: its stories newest first (by
+    last_published), at most `max_stories`; per story its statements carried by the most
+    sources first, each with every source's wording; its coverage (statements x sources); what
+    only one source said; its articles. Only the shown stories' rows are read, by byte range
+    where the run's row index (`index`, else read from the folder) has them.
+
+    Raises ReportError when a table is missing or unreadable."""
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        stories = _newest(table_rows(run_dir, "stories.csv"))
+        shown = stories[:max_stories]
+        ids = [row["story"] for row in shown]
+        index = _row_index(run_dir) if index is None else index
+        statements = table_rows(run_dir, "statements.csv", ids, index)
+        coverage = table_rows(run_dir, "coverage.csv", ids, index)
+        unique = table_rows(run_dir, "unique.csv", ids, index)
+        articles = table_rows(run_dir, "articles.csv")
+    except (OSError, ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
+        raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
+    views = [_story(row) for row in shown]
+    by_id = {view.id: view for view in views}
+    groups_of: dict[str, list[list[dict[str, str]]]] = defaultdict(list)
+    for group in _groups(statements).values():
+        groups_of[group[0]["story"]].append(group)
+    coverage_of: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+    for row in coverage:
+        coverage_of[row["story"]][row["group"]] = row
+    for story in views:
+        groups = sorted(groups_of[story.id], key=_strength)
+        story.statements_total = len(groups)
+        story.statements = [_statement(group) for group in groups[:SHOWN_STATEMENTS]]
+        rows = [coverage_of[story.id].get(s.id) for s in story.statements]
+        if rows and all(rows):
+            story.coverage_sources = [s for s in story.sources if s in rows[0]]
+            story.coverage = [
+                (
+                    plain_cell(row["statement"]),
+                    [int(row[s] not in ("", "0")) for s in story.coverage_sources],
+                )
+                for row in rows
+            ]
+    for row in unique:
+        story = by_id.get(row["story"])
+        if story is not None:
+            words = story.unique.setdefault(plain_cell(row["source"]), [])
+            if len(words) < SHOWN_UNIQUE:
+                words.append(_wording(row, None, "unique"))
+    for row in articles:
+        story = by_id.get(row.get("story", ""))
+        if story is not None:
+            story.articles.append(_article(row))
+    return RunView(
+        run_id=info.get("run_id", run_dir.name),
+        finished=info.get("finished", ""),
+        counts=info.get("counts", {}),
+        skipped=info.get("missing_models", []),
+        stories=views,
+        stories_total=len(stories),
+    )
+
+
+def _row_index(run_dir: Path) -> dict[str, Any]:
+    """The run's row index; {} for a run from before it (its tables are then read whole)."""
+    try:
+        return json.loads((run_dir / ROW_INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _newest(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Stories by last_published, newest first; undated ones last."""
+    oldest = datetime.min.replace(tzinfo=UTC)
+
+    def when(row: dict[str, str]) -> datetime:
+        return parse_published(row.get("last_published", "")) or oldest
+
+    return sorted(rows, key=when, reverse=True)
+
+
+def _story(row: dict[str, str]) -> StoryView:
+    return StoryView(
+        id=row["story"],
+        title=plain_cell(row["title"]),
+        first_published=row["first_published"],
+        last_published=row["last_published"],
+        sources=_listed(row["sources"]),
+        languages=_listed(row["languages"]),
+    )
+
+
+def _listed(cell: str) -> list[str]:
+    return [item for item in plain_cell(cell).split("; ") if item]
+
+
+def _groups(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    groups: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        groups[row["group"]].append(row)
+    return groups
+
+
+def _strength(rows: list[dict[str, str]]) -> tuple[int, int, str]:
+    """Statements carried by the most sources first, then by the most languages."""
+    sources = {row["source"] for row in rows}
+    return -len(sources), -len({row["lang"] for row in rows}), rows[0]["group"]
+
+
+def _statement(rows: list[dict[str, str]]) -> StatementView:
+    """One statement from its statements.csv rows (first carrier first)."""
+    representative = plain_cell(rows[0]["representative"])
+    wordings = [_wording(row, representative, _when(row)) for row in rows]
+    return StatementView(
+        id=rows[0]["group"],
+        representative=representative,
+        sources=sorted({w.source for w in wordings}),
+        languages=sorted({w.lang for w in wordings}),
+        wordings=wordings,
+    )
+
+
+def _when(row: dict[str, str]) -> str:
+    if plain_cell(row["source"]) == plain_cell(row["first_source"]) and row["lag_hours"] in (
+        "",
+        "0.0",
+    ):
+        return "first" if row["first_published"] else "undated"
+    return f"+{row['lag_hours']} h" if row["lag_hours"] else "undated"
+
+
+def _wording(row: dict[str, str], representative: str | None, when: str) -> Wording:
+    """A row of statements.csv or unique.csv; its English split into segments, those absent
+    from `representative` marked."""
+    english = plain_cell(row["english"])
+    marked: list[tuple[int, int]] = []
+    if representative is not None and english != representative:
+        marked = divergent_ranges(english, representative)[0]
+    segments, at = [], 0
+    for start, end in marked:
+        segments += [(english[at:start], False), (english[start:end], True)]
+        at = end
+    segments.append((english[at:], False))
+    return Wording(
+        source=plain_cell(row["source"]),
+        lang=row["lang"],
+        original=plain_cell(row["original"]),
+        english=[(text, mark) for text, mark in segments if text],
+        when=when,
+    )
+
+
+def _article(row: dict[str, str]) -> ArticleView:
+    url = plain_cell(row["url"])
+    return ArticleView(
+        title=plain_cell(row["title"]) or plain_cell(row["article"]),
+        source=plain_cell(row["source"]),
+        published=row["published"],
+        lang=row["lang"],
+        url=url if url.lower().startswith(("http://", "https://")) else "",
+    )
+
+
+def _heatmap(story: StoryView) -> str:
+    """The story's coverage as a Plotly heatmap (a row per shown statement, a column per
+    source: carried or not) in Plotly's JSON figure format, safe inside a <script> element;
+    "" without coverage. Written as JSON directly: building plotly.graph_objects figures,
+    which validate every attribute, took a second for 50 stories."""
+    if not story.coverage:
+        return ""
+    carried = [line for _, line in story.coverage]
+    heatmap = {
+        "type": "heatmap",
+        "z": carried,
+        "x": story.coverage_sources,
+        "y": [_label(text) for text, _ in story.coverage],
+        "text": [["carried" if c else "not carried" for c in line] for line in carried],
+        "zmin": 0, "zmax": 1, "showscale": False, "xgap": 2, "ygap": 2,
+        "colorscale": [[0, "#eef0f3"], [1, "#2a6f97"]],
+        "hovertemplate": "%{y}<br>%{x}: %{text}<extra></extra>",
+    }  # fmt: skip
+    layout = {
+        "height": 120 + 24 * len(carried),
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "yaxis": {"autorange": "reversed", "automargin": True},
+        "xaxis": {"side": "top", "automargin": True},
+    }
+    return _script_safe(json.dumps({"data": [heatmap], "layout": layout}, ensure_ascii=False))
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= HEATMAP_LABEL_CHARS else text[: HEATMAP_LABEL_CHARS - 1] + "…"
+
+
+# Plotly's bundle holds two raw control characters in string literals (PNG and PSD magic
+# numbers), which HTML forbids in a document; as JavaScript escapes they mean the same.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _valid_html_text(script: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", script)
+
+
+def _script_safe(text: str) -> str:
+    """JSON that cannot close the <script> element it sits in (</script>, <!--)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

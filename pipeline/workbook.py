@@ -1,0 +1,98 @@
+"""report.xlsx: the tables of a run's report, a sheet each, for spreadsheet users.
+
+A CSV opened in Excel is read in the machine's legacy code page, which garbles Cyrillic; an
+.xlsx file is always Unicode. The CSVs stay the contract: the workbook holds the rows of the
+stories the report shows (pipeline/report.py), so it costs the same whatever the corpus holds.
+Written with XlsxWriter.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.export import FORMULA_PREFIXES, plain_cell, table_rows
+
+WORKBOOK_FILE = "report.xlsx"
+# Sheets in this order; each is the table of the same name, its rows those of the shown
+# stories (and of their articles), every row for stories.csv and rejects.csv.
+SHEETS = (
+    "stories", "statements", "coverage", "unique", "alignments", "articles", "sentences",
+    "rejects",
+)  # fmt: skip
+# Columns written as numbers; every other cell is text, never a formula.
+NUMERIC_COLUMNS = frozenset(
+    {"articles", "sentences", "position", "position_a", "position_b", "cosine", "margin",
+     "lag_hours", "unchecked"}
+)  # fmt: skip
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+MAX_CELL_CHARS = 32767  # Excel's limit
+
+
+def write_workbook(
+    run_dir: Path, stories: Sequence[str], path: Path | None = None,
+    index: Mapping[str, Any] | None = None,
+) -> Path:  # fmt: skip
+    """Write run_dir/report.xlsx (or `path`): a sheet per table (SHEETS) with the rows of
+    `stories` (story ids) and of their articles; stories.csv and rejects.csv whole. `index`:
+    the run's row index, where the caller holds it. Text that a spreadsheet would run as a
+    formula (=, +, -, @ first) is a text cell with Excel's quote prefix, the .xlsx form of the
+    CSVs' leading apostrophe. Returns the path.
+
+    Raises OSError (a table is missing, or the file cannot be written), ValueError (a table
+    is not UTF-8)."""
+    import xlsxwriter
+
+    path = path or run_dir / WORKBOOK_FILE
+    shown = set(stories)
+    articles = [row for row in table_rows(run_dir, "articles.csv") if row["story"] in shown]
+    article_ids = [plain_cell(row["article"]) for row in articles]
+    rows = {
+        "stories": table_rows(run_dir, "stories.csv"),
+        "articles": articles,
+        "sentences": table_rows(run_dir, "sentences.csv", article_ids, index),
+        "rejects": table_rows(run_dir, "rejects.csv"),
+        **{name: table_rows(run_dir, f"{name}.csv", stories, index) for name in SHEETS[1:5]},
+    }
+    # strings_to_formulas off: write_string is used throughout, this is a second guard.
+    workbook = xlsxwriter.Workbook(
+        str(path), {"strings_to_formulas": False, "strings_to_urls": False}
+    )
+    try:
+        header = workbook.add_format({"bold": True, "bg_color": "#eef0f3"})
+        quoted = workbook.add_format({"quote_prefix": True})
+        for name in SHEETS:
+            sheet = workbook.add_worksheet(name)
+            columns = _columns(run_dir / f"{name}.csv", rows[name])
+            for column, title in enumerate(columns):
+                sheet.write_string(0, column, title, header)
+            for number, row in enumerate(rows[name], start=1):
+                for column, title in enumerate(columns):
+                    _write_cell(sheet, number, column, title, row.get(title) or "", quoted)
+            sheet.freeze_panes(1, 0)
+            sheet.autofilter(0, 0, len(rows[name]), max(len(columns) - 1, 0))
+            sheet.set_column(0, max(len(columns) - 1, 0), 24)
+    finally:
+        workbook.close()
+    return path
+
+
+def _columns(table: Path, rows: list[dict[str, str]]) -> list[str]:
+    """The table's columns, from its header (also when no row is shown)."""
+    if rows:
+        return list(rows[0])
+    with table.open(encoding="utf-8", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _write_cell(sheet: Any, row: int, column: int, title: str, cell: str, quoted: Any) -> None:
+    text = plain_cell(cell)[:MAX_CELL_CHARS]
+    if title in NUMERIC_COLUMNS and _NUMBER.fullmatch(text):
+        sheet.write_number(row, column, float(text))
+    elif text.startswith(FORMULA_PREFIXES):
+        sheet.write_string(row, column, text, quoted)
+    else:
+        sheet.write_string(row, column, text)

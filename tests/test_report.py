@@ -1,0 +1,200 @@
+"""report.html (pipeline/report.py): written with every run, valid HTML, inert whatever the
+articles hold, and what an analyst looks for visible in a real headless Chromium."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import html5lib
+import lxml.html
+import openpyxl
+import pytest
+from helpers import SCREENSHOTS, headless_chromium, needs_chromium
+
+from pipeline.config import load_config
+from pipeline.report import REPORT_FILE, ReportError, render_report
+from pipeline.run import run
+from pipeline.workbook import SHEETS, WORKBOOK_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+PARALLAX = Path(sys.executable).parent / "parallax"
+SAMPLE = ROOT / "data" / "sample"
+HOSTILE_TITLE = '"><img src=x onerror=alert(1)>'
+FORMULA = '=HYPERLINK("http://evil.example","open") '
+HOSTILE_TEXT = "Officials said <script>alert(2)</script> the bridge at Ostria will stay closed."
+
+
+def parallax(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(PARALLAX), *args], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def sample_page(sample_run):
+    return parse(sample_run / REPORT_FILE)
+
+
+def parse(path: Path):
+    """The page as an lxml element tree, once html5lib in strict mode has parsed it without an
+    error (into a DOM: its ElementTree builder is quadratic in a long script's text)."""
+    page = path.read_text(encoding="utf-8")
+    html5lib.HTMLParser(strict=True, tree=html5lib.getTreeBuilder("dom")).parse(page)
+    return lxml.html.document_fromstring(page)
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_run_writes_a_valid_report_with_each_statement_worded_by_each_source(
+    sample_run, sample_page
+):
+    stdout = (sample_run.parent.parent / "run-stdout.txt").read_text(encoding="utf-8")
+    assert f"report: {sample_run / REPORT_FILE}" in stdout  # as `make demo` prints it
+    tree = sample_page
+    statements = rows(sample_run / "statements.csv")
+    shown = tree.findall(".//div[@class='statement']")
+    assert len(shown) == len({row["group"] for row in statements})
+    for block in shown:
+        group = block.get("id").removeprefix("statement-")
+        members = [row for row in statements if row["group"] == group]
+        wordings = block.findall(".//tr[@class='wording']")
+        assert sorted(w.get("data-source") for w in wordings) == sorted(
+            row["source"] for row in members
+        )
+        cells = ["".join(w.itertext()) for w in wordings]
+        for row in members:  # original and English side by side, in one row
+            assert any(row["original"] in cell and row["english"] in cell for cell in cells)
+    widest = max(shown, key=lambda b: len(b.findall(".//tr[@class='wording']")))
+    languages = {w.get("data-lang") for w in widest.findall(".//tr[@class='wording']")}
+    assert languages == {"en", "ru", "uk"}
+
+
+def test_the_heatmap_holds_the_coverage_table_and_sources_are_named_by_outlet(
+    sample_run, sample_page
+):
+    (data,) = sample_page.findall(".//script[@class='heatmap-data']")
+    heatmap = json.loads(data.text)["data"][0]
+    assert "Continental Wire" in heatmap["x"] and not any("/" in x for x in heatmap["x"])
+    coverage = {row["group"]: row for row in rows(sample_run / "coverage.csv")}
+    shown = sample_page.findall(".//div[@class='statement']")
+    in_order = [coverage[block.get("id").removeprefix("statement-")] for block in shown]
+    for row, carried in zip(in_order, heatmap["z"], strict=True):
+        assert carried == [int(row[source] not in ("", "0")) for source in heatmap["x"]]
+
+
+def test_what_only_one_source_said_and_the_articles_are_listed(sample_run, sample_page):
+    tree = sample_page
+    text = "".join(tree.itertext())
+    for row in rows(sample_run / "unique.csv"):
+        assert row["original"] in text
+    links = {a.get("href") for a in tree.iter("a")}
+    for row in rows(sample_run / "articles.csv"):
+        assert (row["title"] or row["article"]) in text
+        assert not row["url"] or row["url"] in links
+
+
+def test_report_xlsx_holds_the_shown_stories_tables_in_unicode_with_numbers_as_numbers(
+    sample_run,
+):
+    workbook = openpyxl.load_workbook(sample_run / WORKBOOK_FILE)
+    assert workbook.sheetnames == list(SHEETS)
+    for name in SHEETS:
+        table = rows(sample_run / f"{name}.csv")
+        sheet = list(workbook[name].iter_rows(values_only=True))
+        assert list(sheet[0]) == (list(table[0]) if table else list(sheet[0]))
+        assert len(sheet) - 1 == len(table)  # one story: every row of every table
+    statements = list(workbook["statements"].iter_rows(values_only=True))
+    original = statements[0].index("original")
+    cyrillic = [r[original] for r in statements[1:] if re.search("[а-яіїє]", r[original] or "")]
+    assert cyrillic and set(cyrillic) <= {
+        r["original"] for r in rows(sample_run / "statements.csv")
+    }
+    position = statements[0].index("position")
+    assert all(isinstance(r[position], int | float) for r in statements[1:])
+
+
+def test_parallax_report_writes_it_anew_from_the_tables(sample_run, tmp_path):
+    parallax("report", "--run", str(sample_run.parent), "--out", str(tmp_path / "r.html"))
+    made = (tmp_path / "r.html").read_text(encoding="utf-8")
+    written = (sample_run / REPORT_FILE).read_text(encoding="utf-8")
+    strip = [line for line in made.splitlines() if not line.startswith('<p class="meta">Made')]
+    assert strip == [line for line in written.splitlines() if 'meta">Made' not in line]
+
+
+def test_a_folder_that_is_no_run_is_a_report_error(tmp_path):
+    with pytest.raises(ReportError, match="cannot read the run"):
+        render_report(tmp_path)
+
+
+def test_markup_in_articles_stays_text(tmp_path):
+    """Two outlets carry one statement; one's title, text, URL and name are hostile."""
+    record = {
+        "id": "x1", "title": FORMULA + HOSTILE_TITLE, "url": "javascript:alert(3)",
+        "source": "<b onmouseover=alert(4)>Evil</b>", "published": "2026-10-03",
+        "text": f"{HOSTILE_TEXT}\nThe river authority counted 40 stranded barges on Friday.",
+    }  # fmt: skip
+    inbox = tmp_path / "in"
+    (inbox / "evil").mkdir(parents=True)
+    (inbox / "evil" / "feed.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (inbox / "plain").mkdir()
+    (inbox / "plain" / "bridge.txt").write_text(
+        "Officials said the bridge at Ostria will stay closed.\n"
+        "The river authority counted 40 stranded barges on Friday.\n",
+        encoding="utf-8",
+    )
+    run(inbox, load_config(overrides={"paths": {
+        "output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")}}))  # fmt: skip
+    page = tmp_path / "out" / "latest" / REPORT_FILE
+    sheet = openpyxl.load_workbook(page.with_name(WORKBOOK_FILE))["articles"]
+    (title,) = [c for c in sheet["D"] if c.value and c.value.startswith("=")]
+    assert title.value == FORMULA + HOSTILE_TITLE  # as the page gave it, and as text
+    assert title.data_type == "s" and title.quotePrefix
+    tree = parse(page)
+    text = "".join(tree.itertext())
+    assert HOSTILE_TITLE in text and "<script>alert(2)</script>" in text
+    assert "<b onmouseover=alert(4)>Evil</b>" in text
+    for element in tree.iter():
+        assert not any(name.startswith("on") for name in element.attrib), element.attrib
+        assert not element.get("href", "").lower().startswith("javascript")
+    scripts = [s for s in tree.iter("script")]
+    assert all("alert(" not in (s.text or "") for s in scripts if s.get("class") != "heatmap-data")
+    for data in (s for s in scripts if s.get("class") == "heatmap-data"):
+        json.loads(data.text)  # a figure, nothing more
+    assert len(scripts) == 2 + len([s for s in scripts if s.get("class") == "heatmap-data"])
+
+
+@needs_chromium
+def test_report_in_headless_chromium_shows_wordings_and_the_heatmap(sample_run, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    with headless_chromium(tmp_path / "profile") as driver:
+        driver.get((sample_run / REPORT_FILE).as_uri())
+        wait = WebDriverWait(driver, 30)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".heatmap .main-svg"))
+        first = driver.find_element(By.CSS_SELECTOR, ".statement")
+        wordings = first.find_elements(By.CSS_SELECTOR, "tr.wording")
+        assert len({w.get_attribute("data-source") for w in wordings if w.is_displayed()}) >= 3
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 1400
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / "report-top.png"))
+        heatmap = driver.find_element(By.CSS_SELECTOR, ".heatmap")
+        driver.execute_script("arguments[0].scrollIntoView()", heatmap)
+        assert heatmap.size["height"] > 200
+        driver.save_screenshot(str(SCREENSHOTS / "report-heatmap.png"))
+        Select(driver.find_element(By.ID, "filter-lang")).select_by_visible_text("ru")
+        shown = [w for w in driver.find_elements(By.CSS_SELECTOR, "tr.wording") if w.is_displayed()]
+        assert shown and {w.get_attribute("data-lang") for w in shown} == {"ru"}
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    print(f"screenshots: {SCREENSHOTS}")
