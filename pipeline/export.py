@@ -447,13 +447,13 @@ def write_run(
     run_id: str,
     tables: RunTables,
     run_info: dict[str, Any],
-    finish: Callable[[Path, dict[str, Any]], Any] | None = None,
+    finish: Callable[[Path, dict[str, Any], dict[str, Any]], Any] | None = None,
 ) -> Path:
     """Write OUTPUT/<run_id>/ and repoint OUTPUT/latest; returns the run folder.
 
     Files go to a hidden staging folder first, which is renamed into place only when all are
     written, so neither a run folder nor `latest` is ever seen half-written. `finish` is
-    called with the staging folder and its row index once the tables and run.json are in it
+    called with the staging folder, its row index and `run_info` once the tables are in it
     (to add the report made from them).
     """
     output_dir.mkdir(mode=RUN_FOLDER_MODE, parents=True, exist_ok=True)
@@ -467,13 +467,14 @@ def write_run(
         index = _write_tables(staging, tables)
         with atomic_file(staging / ROW_INDEX) as handle:
             handle.write(json.dumps(index, ensure_ascii=False))  # dumps: the C encoder
-        # The tables' writing time goes into run.json with the other stages' seconds.
+        if finish is not None:
+            finish(staging, index, run_info)
+        # The time to write the tables (and the report) goes into run.json with the other
+        # stages' seconds.
         seconds = {**run_info.get("seconds", {}), "export": round(time.perf_counter() - started, 3)}
         with atomic_file(staging / "run.json") as handle:
             handle.write(json.dumps({**run_info, "seconds": seconds}, indent=2, ensure_ascii=False))
             handle.write("\n")
-        if finish is not None:
-            finish(staging, index)
         run_dir = output_dir / run_id
         os.replace(staging, run_dir)
     except OSError as error:

@@ -107,21 +107,23 @@ def write_report(
     path: Path | None = None,
     index: Mapping[str, Any] | None = None,
     max_stories: int = SHOWN_STORIES,
+    info: Mapping[str, Any] | None = None,
 ) -> Path:
     """Render the run in `run_dir` to `path` (default run_dir/report.html), and the tables of
     the stories it shows (the `max_stories` newest) to report.xlsx beside it
-    (pipeline/workbook.py); returns the HTML path. `index`: the run's row index, where the
-    caller holds it (else it is read).
+    (pipeline/workbook.py); returns the HTML path. `index` (its row index) and `info` (its
+    run.json) where the caller holds them, else they are read.
 
     Raises ReportError when the run's tables cannot be read, OSError when a file cannot be
     written."""
     index = _row_index(run_dir) if index is None else index
-    view = read_run(run_dir, max_stories, index)
+    view = read_run(run_dir, max_stories, index, info)
     path = path or run_dir / REPORT_FILE
     path.write_text(_render(view), encoding="utf-8")
     stories = [story.id for story in view.stories]
+    statements = {statement.id for story in view.stories for statement in story.statements}
     try:
-        write_workbook(run_dir, stories, path.with_suffix(".xlsx"), index)
+        write_workbook(run_dir, stories, statements, path.with_suffix(".xlsx"), index)
     except (ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
         raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
     return path
@@ -156,17 +158,22 @@ def _render(view: RunView) -> str:
 
 
 def read_run(
-    run_dir: Path, max_stories: int = SHOWN_STORIES, index: Mapping[str, Any] | None = None
+    run_dir: Path,
+    max_stories: int = SHOWN_STORIES,
+    index: Mapping[str, Any] | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> RunView:
     """What a report shows of the run in `run_dir`: its stories newest first (by
     last_published), at most `max_stories`; per story its statements carried by the most
     sources first, each with every source's wording; its coverage (statements x sources); what
     only one source said; its articles. Only the shown stories' rows are read, by byte range
-    where the run's row index (`index`, else read from the folder) has them.
+    where the run's row index (`index`, else read from the folder) has them. `info`: its
+    run.json, else read from the folder.
 
     Raises ReportError when a table is missing or unreadable."""
     try:
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        if info is None:
+            info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         stories = _newest(table_rows(run_dir, "stories.csv"))
         shown = stories[:max_stories]
         ids = [row["story"] for row in shown]

@@ -731,7 +731,7 @@ def run(
         # The report is part of the export stage: it is made from the tables just written.
         run_dir = timed(
             "export", write_run, output_dir, run_id, tables, run_info,
-            lambda folder, index: write_report(folder, index=index),
+            lambda folder, index, info: write_report(folder, index=index, info=info),
         )  # fmt: skip
         corpus.commit()
     return RunResult(run_id, run_dir, counts, report.missing, seconds, aligned.alignments, rejects)

@@ -2,15 +2,17 @@
 
 A CSV opened in Excel is read in the machine's legacy code page, which garbles Cyrillic; an
 .xlsx file is always Unicode. The CSVs stay the contract: the workbook holds the rows of the
-stories the report shows (pipeline/report.py), so it costs the same whatever the corpus holds.
-Written with XlsxWriter.
+stories the report shows (pipeline/report.py), so it costs the same whatever the corpus holds,
+and the tables an analyst reads (stories, statement groups, coverage, unique sentences,
+articles, rejects); the raw material, every sentence and every sentence pair, stays in
+sentences.csv and alignments.csv: as cells it took seconds a run. Written with XlsxWriter.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +21,20 @@ from pipeline.export import FORMULA_PREFIXES, plain_cell, table_rows
 WORKBOOK_FILE = "report.xlsx"
 # Sheets in this order; each is the table of the same name, its rows those of the shown
 # stories (and of their articles), every row for stories.csv and rejects.csv.
-SHEETS = (
-    "stories", "statements", "coverage", "unique", "alignments", "articles", "sentences",
-    "rejects",
-)  # fmt: skip
+SHEETS = ("stories", "statements", "coverage", "unique", "articles", "rejects")
 # Columns written as numbers; every other cell is text, never a formula.
-NUMERIC_COLUMNS = frozenset(
-    {"articles", "sentences", "position", "position_a", "position_b", "cosine", "margin",
-     "lag_hours", "unchecked"}
-)  # fmt: skip
+NUMERIC_COLUMNS = frozenset({"articles", "sentences", "position", "lag_hours", "unchecked"})
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 MAX_CELL_CHARS = 32767  # Excel's limit
 
 
 def write_workbook(
-    run_dir: Path, stories: Sequence[str], path: Path | None = None,
-    index: Mapping[str, Any] | None = None,
+    run_dir: Path, stories: Sequence[str], statements: Collection[str],
+    path: Path | None = None, index: Mapping[str, Any] | None = None,
 ) -> Path:  # fmt: skip
-    """Write run_dir/report.xlsx (or `path`): a sheet per table (SHEETS) with the rows of
-    `stories` (story ids) and of their articles; stories.csv and rejects.csv whole. `index`:
+    """Write run_dir/report.xlsx (or `path`): a sheet per table of SHEETS with the rows of
+    `stories` (story ids), of their `statements` (the shown ones' ids) and of their articles;
+    stories.csv and rejects.csv whole. `index`:
     the run's row index, where the caller holds it. Text that a spreadsheet would run as a
     formula (=, +, -, @ first) is a text cell with Excel's quote prefix, the .xlsx form of the
     CSVs' leading apostrophe. Returns the path.
@@ -49,17 +46,24 @@ def write_workbook(
     path = path or run_dir / WORKBOOK_FILE
     shown = set(stories)
     articles = [row for row in table_rows(run_dir, "articles.csv") if row["story"] in shown]
-    article_ids = [plain_cell(row["article"]) for row in articles]
     rows = {
         "stories": table_rows(run_dir, "stories.csv"),
         "articles": articles,
-        "sentences": table_rows(run_dir, "sentences.csv", article_ids, index),
         "rejects": table_rows(run_dir, "rejects.csv"),
-        **{name: table_rows(run_dir, f"{name}.csv", stories, index) for name in SHEETS[1:5]},
+        "unique": table_rows(run_dir, "unique.csv", stories, index),
+        **{
+            name: [
+                r
+                for r in table_rows(run_dir, f"{name}.csv", stories, index)
+                if r["group"] in statements
+            ]
+            for name in ("statements", "coverage")
+        },  # fmt: skip
     }
     # strings_to_formulas off: write_string is used throughout, this is a second guard.
     workbook = xlsxwriter.Workbook(
-        str(path), {"strings_to_formulas": False, "strings_to_urls": False}
+        str(path),
+        {"strings_to_formulas": False, "strings_to_urls": False, "constant_memory": True},
     )
     try:
         header = workbook.add_format({"bold": True, "bg_color": "#eef0f3"})
