@@ -12,7 +12,7 @@ import csv
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,6 +186,7 @@ def read_run(
         raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
     views = [_story(row) for row in shown]
     by_id = {view.id: view for view in views}
+    undated = {plain_cell(row["article"]) for row in articles if not row["published"].strip()}
     groups_of: dict[str, list[list[dict[str, str]]]] = defaultdict(list)
     for group in _groups(statements).values():
         groups_of[group[0]["story"]].append(group)
@@ -195,7 +196,7 @@ def read_run(
     for story in views:
         groups = sorted(groups_of[story.id], key=_strength)
         story.statements_total = len(groups)
-        story.statements = [_statement(group) for group in groups[:SHOWN_STATEMENTS]]
+        story.statements = [_statement(group, undated) for group in groups[:SHOWN_STATEMENTS]]
         rows = [coverage_of[story.id].get(s.id) for s in story.statements]
         if rows and all(rows):
             story.coverage_sources = [s for s in story.sources if s in rows[0]]
@@ -272,10 +273,11 @@ def _strength(rows: list[dict[str, str]]) -> tuple[int, int, str]:
     return -len(sources), -len({row["lang"] for row in rows}), rows[0]["group"]
 
 
-def _statement(rows: list[dict[str, str]]) -> StatementView:
-    """One statement from its statements.csv rows (first carrier first)."""
+def _statement(rows: list[dict[str, str]], undated: Collection[str]) -> StatementView:
+    """One statement from its statements.csv rows (first carrier first); `undated`: the
+    articles that state no date."""
     representative = plain_cell(rows[0]["representative"])
-    wordings = [_wording(row, representative, _when(row)) for row in rows]
+    wordings = [_wording(row, representative, _when(row, undated)) for row in rows]
     return StatementView(
         id=rows[0]["group"],
         representative=representative,
@@ -285,13 +287,17 @@ def _statement(rows: list[dict[str, str]]) -> StatementView:
     )
 
 
-def _when(row: dict[str, str]) -> str:
-    if plain_cell(row["source"]) == plain_cell(row["first_source"]) and row["lag_hours"] in (
-        "",
-        "0.0",
-    ):
+def _when(row: dict[str, str], undated: Collection[str]) -> str:
+    """ "first", "+3.5 h" after the first carrier, or "undated". A lag measured from when an
+    accumulating corpus first read an undated article says "(first seen)", as stories.csv
+    does."""
+    lag = row["lag_hours"]
+    if plain_cell(row["source"]) == plain_cell(row["first_source"]) and lag in ("", "0.0"):
         return "first" if row["first_published"] else "undated"
-    return f"+{row['lag_hours']} h" if row["lag_hours"] else "undated"
+    if not lag:
+        return "undated"
+    seen = plain_cell(row["article"]) in undated or row["first_published"].endswith("seen)")
+    return f"+{lag} h (first seen)" if seen else f"+{lag} h"
 
 
 def _wording(row: dict[str, str], representative: str | None, when: str) -> Wording:

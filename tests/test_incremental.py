@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmarks.story_corpus import write_story_corpus
 from pipeline.config import load_config
+from pipeline.report import read_run
 from pipeline.run import run
 
 TABLES = ("sentences.csv", "alignments.csv", "statements.csv", "coverage.csv", "unique.csv",
@@ -115,6 +116,7 @@ def test_undated_articles_are_ordered_by_when_the_corpus_first_read_them(tmp_pat
     assert first.counts["statements"] > 0
     second = run(tmp_path / "held", config(tmp_path, "out", sample / "tm.tsv"))
     late_id = f"{late.parent.name}/{late.name}"
+    story_source = late.parent.name  # the folder: its articles' source
     with (second.run_dir / "statements.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     groups = {row["group"] for row in rows if row["article"] == late_id}
@@ -131,6 +133,9 @@ def test_undated_articles_are_ordered_by_when_the_corpus_first_read_them(tmp_pat
         (story,) = list(csv.DictReader(handle))
     assert "marenburg-herald +" in story["later_sources"]  # a time, marked as first seen
     assert story["later_sources"].count("(first seen)") >= 1
+    (view,) = read_run(second.run_dir).stories  # the report says so too
+    late_when = {w.when for s in view.statements for w in s.wordings if w.source == story_source}
+    assert late_when and all(when.endswith("h (first seen)") for when in late_when)
     # Without accumulate mode nothing says when an undated article came: no first carrier time.
     alone = run(inbox, config(tmp_path, "alone", sample / "tm.tsv", accumulate=False))
     with (alone.run_dir / "statements.csv").open(encoding="utf-8", newline="") as handle:

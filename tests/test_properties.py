@@ -202,11 +202,12 @@ _HOSTILE = {
 
 @pytest.mark.parametrize("case", list(_HOSTILE))
 def test_hostile_inputs_take_linear_time(case):
-    """Doubled twice, a hostile input takes at most about 2.5 times as long per doubling
-    (quadratic code takes 4 times as long, and did)."""
+    """At 4 times the size, a hostile input takes at most 8 times as long (n^1.5; quadratic
+    code takes 16 times as long, and did). Linear readers measure 4 to 5.2 times (markdown-it's
+    emphasis pass over `_a `: 5.1 at three sizes), so a tighter bound failed on a busy machine."""
     read, unit, count = _HOSTILE[case]
     # The two sizes take turns, five times, and each keeps its fastest time: a pause of the
     # shared machine then spoils one round, not the ratio.
     rounds = [[_seconds(read, unit * (count * factor)) for factor in (1, 4)] for _ in range(5)]
     small, large = (min(times) for times in zip(*rounds, strict=True))
-    assert large / small <= 2.5**2, f"{case}: {small:.3f} s, then {large:.3f} s at 4x the size"
+    assert large / small <= 8, f"{case}: {small:.3f} s, then {large:.3f} s at 4x the size"

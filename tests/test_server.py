@@ -59,6 +59,16 @@ def served_run(tmp_path_factory):
             "work": work,
             "stages_logged": stages_logged(base, flow_run["id"]),
             "top_statement": _top_statement(base, flow_run["id"]),
+            "artifacts": {
+                a["key"]: a["id"]
+                for a in api(
+                    base,
+                    "POST",
+                    "/artifacts/filter",
+                    {"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}},
+                )
+                if a["key"]
+            },  # fmt: skip
         }
 
 
@@ -135,11 +145,12 @@ def test_a_busy_port_fails_at_once_with_the_reason(tmp_path):
 
 @needs_chromium
 def test_ui_in_headless_chromium_shows_the_flow_run_and_its_summary(served_run, tmp_path):
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     with headless_chromium(tmp_path / "profile") as driver:
-        wait = WebDriverWait(driver, 60)
+        wait = WebDriverWait(driver, 90)
         flow_run = served_run["flow_run"]
         driver.get(served_run["ui"])  # the UI keeps the API password where its login form does
         driver.execute_script(
@@ -149,16 +160,19 @@ def test_ui_in_headless_chromium_shows_the_flow_run_and_its_summary(served_run, 
         driver.get(f"{served_run['ui']}/runs")
         wait.until(lambda d: flow_run["name"] in d.find_element(By.TAG_NAME, "body").text)
 
+        driver.get(f"{served_run['ui']}/runs/flow-run/{flow_run['id']}")
+        wait.until(lambda d: d.find_elements(By.ID, "artifacts")).pop().click()
+        for key in ("run-summary", "top-statements", "report"):  # listed on the run's page
+            wait.until(lambda d, key=key: key in d.find_element(By.TAG_NAME, "body").text)
+
         def open_artifact(key: str, shows: str) -> None:
-            """Open the run's artifact `key` and wait until its page shows `shows`."""
-            driver.get(f"{served_run['ui']}/runs/flow-run/{flow_run['id']}")
-            wait.until(lambda d: d.find_elements(By.ID, "artifacts")).pop().click()
-            links = wait.until(
-                lambda d: [a for a in d.find_elements(By.TAG_NAME, "a") if key in a.text]
-            )
-            links[0].click()
-            wait.until(lambda d: "/artifacts/artifact/" in d.current_url)
-            wait.until(lambda d: shows in d.find_element(By.TAG_NAME, "body").text)
+            """Open the page of the run's artifact `key`; wait until it shows `shows`."""
+            driver.get(f"{served_run['ui']}/artifacts/artifact/{served_run['artifacts'][key]}")
+            try:
+                wait.until(lambda d: shows in d.find_element(By.TAG_NAME, "body").text)
+            except TimeoutException:
+                driver.save_screenshot(str(SCREENSHOTS / f"timed-out-{key}.png"))
+                raise
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         open_artifact("run-summary", "Articles per language")
