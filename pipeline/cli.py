@@ -206,7 +206,14 @@ def _run_folder(path: Path) -> Path:
 
 
 def _report(args: argparse.Namespace) -> int:
-    path = write_report(_run_folder(args.run), args.out, max_stories=args.stories)
+    run_dir = _run_folder(args.run)
+    if not (run_dir / "run.json").is_file():
+        raise PathError(f"{args.run} is not a run folder (no run.json), nor an output folder")
+    if args.out is not None and (args.out.suffix.lower() not in (".html", ".htm")):
+        raise PathError(f"--out {args.out}: name an .html file (report.xlsx goes beside it)")
+    if args.out is not None and not args.out.parent.is_dir():
+        raise PathError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    path = write_report(run_dir, args.out, max_stories=args.stories)
     print(f"report: {path}")
     print(f"workbook: {path.with_suffix('.xlsx')}")
     return 0

@@ -311,13 +311,16 @@ def table_rows(
     name: str,
     groups: Collection[str] | None = None,
     index: Mapping[str, Any] | None = None,
+    columns: Collection[str] = (),
 ) -> list[dict[str, str]]:
     """The rows of table `name` of run `folder`, as written (formula-like cells neutralised:
     see plain_cell). With `groups` (story ids; article ids for the tables grouped by article,
     sentences.csv and articles.csv), only theirs: read by the byte ranges of the folder's row
     index (ROW_INDEX, or `index` if given) where it has them, else picked from the whole table.
 
-    Raises OSError (no such file), ValueError (not UTF-8), csv.Error (not CSV)."""
+    Raises OSError (no such file), ValueError (not UTF-8: a UnicodeDecodeError), csv.Error
+    (not CSV, a row shorter than the header, or a header without one of `columns`); the
+    messages name the file."""
     key = "article" if name in ("sentences.csv", "articles.csv") else "story"
     ranges = None
     if groups is not None:
@@ -327,21 +330,40 @@ def table_rows(
             ranges = index[name]
         except (OSError, ValueError, KeyError, TypeError):
             ranges = None
-    with (folder / name).open("rb") as handle:
-        if groups is None or not isinstance(ranges, dict):
-            reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
-            if groups is None:
-                return list(reader)
-            wanted = set(groups)
-            return [row for row in reader if plain_cell(row.get(key) or "") in wanted]
-        header = handle.readline()
-        rows = []
-        for group in sorted(set(groups) & set(ranges)):
-            start, end = ranges[group]
-            handle.seek(start)
-            text = (header + handle.read(end - start)).decode("utf-8")
-            rows += csv.DictReader(io.StringIO(text, newline=""))
-        return rows
+    try:
+        with (folder / name).open("rb") as handle:
+            if groups is None or not isinstance(ranges, dict):
+                reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
+                rows = list(reader)
+                if groups is not None:
+                    wanted = set(groups)
+                    rows = [row for row in rows if plain_cell(row.get(key) or "") in wanted]
+                return _checked(rows, reader.fieldnames, columns, folder / name)
+            header = handle.readline()
+            rows = []
+            for group in sorted(set(groups) & set(ranges)):
+                start, end = ranges[group]
+                handle.seek(start)
+                text = (header + handle.read(end - start)).decode("utf-8")
+                rows += csv.DictReader(io.StringIO(text, newline=""))
+            fields = next(csv.reader(io.StringIO(header.decode("utf-8"), newline="")), [])
+            return _checked(rows, fields, columns, folder / name)
+    except UnicodeDecodeError as error:
+        raise UnicodeDecodeError(
+            error.encoding, error.object, error.start, error.end, f"{folder / name}: not UTF-8"
+        ) from None
+
+
+def _checked(
+    rows: list[dict[str, str]], fields: Sequence[str] | None, columns: Collection[str], path: Path
+) -> list[dict[str, str]]:
+    missing = sorted(set(columns) - set(fields or ()))
+    if missing:
+        raise csv.Error(f"{path} has no column {', '.join(missing)}: not a Parallax table")
+    for number, row in enumerate(rows, start=1):
+        if None in row.values() or None in row:
+            raise csv.Error(f"{path}: row {number} has not as many cells as the header")
+    return rows
 
 
 ROW_INDEX = ".rows.json"  # in each run folder: where each story's and article's rows are

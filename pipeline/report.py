@@ -28,6 +28,17 @@ SHOWN_STORIES = 20  # the newest; stories.csv lists them all
 SHOWN_STATEMENTS = 20  # per story, those carried by the most sources
 SHOWN_UNIQUE = 10  # per source of a story
 HEATMAP_LABEL_CHARS = 70
+# The columns the report reads from each table: a file without them is not a Parallax table.
+COLUMNS = {
+    "stories.csv": ("story", "title", "first_published", "last_published", "sources", "languages"),
+    "statements.csv": (
+        "group", "article", "source", "lang", "original", "english", "representative", "story",
+        "first_source", "first_published", "lag_hours",
+    ),
+    "coverage.csv": ("story", "group", "statement"),
+    "unique.csv": ("source", "article", "lang", "original", "english", "story"),
+    "articles.csv": ("article", "source", "url", "title", "published", "lang", "story"),
+}  # fmt: skip
 
 
 class ReportError(RuntimeError):
@@ -149,11 +160,12 @@ def _render(view: RunView) -> str:
         lstrip_blocks=True,
     )
     return environment.get_template("report.html.j2").render(
+        count=_count,
         run=view,
         sources=sorted({source for story in view.stories for source in story.sources}),
         languages=sorted({lang for story in view.stories for lang in story.languages}),
         plotly_js=_valid_html_text(get_plotlyjs()),
-        made=datetime.now(UTC).isoformat(timespec="seconds"),
+        made=_minute(datetime.now(UTC).isoformat()),
     )
 
 
@@ -174,14 +186,15 @@ def read_run(
     try:
         if info is None:
             info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        stories = _newest(table_rows(run_dir, "stories.csv"))
+        stories = _newest(table_rows(run_dir, "stories.csv", columns=COLUMNS["stories.csv"]))
         shown = stories[:max_stories]
         ids = [row["story"] for row in shown]
         index = _row_index(run_dir) if index is None else index
-        statements = table_rows(run_dir, "statements.csv", ids, index)
-        coverage = table_rows(run_dir, "coverage.csv", ids, index)
-        unique = table_rows(run_dir, "unique.csv", ids, index)
-        articles = table_rows(run_dir, "articles.csv")
+        statements, coverage, unique = (
+            table_rows(run_dir, name, ids, index, COLUMNS[name])
+            for name in ("statements.csv", "coverage.csv", "unique.csv")
+        )
+        articles = table_rows(run_dir, "articles.csv", columns=COLUMNS["articles.csv"])
     except (OSError, ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
         raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
     views = [_story(row) for row in shown]
@@ -191,8 +204,8 @@ def read_run(
     for group in _groups(statements).values():
         groups_of[group[0]["story"]].append(group)
     coverage_of: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
-    for row in coverage:
-        coverage_of[row["story"]][row["group"]] = row
+    for row in coverage:  # source columns as named (a header cell is neutralised too)
+        coverage_of[row["story"]][row["group"]] = {plain_cell(k): v for k, v in row.items()}
     for story in views:
         groups = sorted(groups_of[story.id], key=_strength)
         story.statements_total = len(groups)
@@ -219,12 +232,25 @@ def read_run(
             story.articles.append(_article(row))
     return RunView(
         run_id=info.get("run_id", run_dir.name),
-        finished=info.get("finished", ""),
+        finished=_minute(info.get("finished", "")),
         counts=info.get("counts", {}),
         skipped=info.get("missing_models", []),
         stories=views,
         stories_total=len(stories),
     )
+
+
+def _count(number: int, singular: str, plural: str = "") -> str:
+    """How many, in words: "1 source", "2 sources"."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def _minute(moment: str) -> str:
+    """An ISO 8601 time as "2026-12-01 10:04 UTC" (as given where it cannot be read)."""
+    try:
+        return datetime.fromisoformat(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return moment
 
 
 def _row_index(run_dir: Path) -> dict[str, Any]:

@@ -71,11 +71,14 @@ def write_workbook(
         for name in SHEETS:
             sheet = workbook.add_worksheet(name)
             columns = _columns(run_dir / f"{name}.csv", rows[name])
+            # Coverage has a column per source after story, group and statement: counts.
+            numeric = {*NUMERIC_COLUMNS, *(columns[3:] if name == "coverage" else ())}
             for column, title in enumerate(columns):
-                sheet.write_string(0, column, title, header)
+                sheet.write_string(0, column, plain_cell(title), header)
             for number, row in enumerate(rows[name], start=1):
                 for column, title in enumerate(columns):
-                    _write_cell(sheet, number, column, title, row.get(title) or "", quoted)
+                    cell = row.get(title) or ""
+                    _write_cell(sheet, number, column, title in numeric, cell, quoted)
             sheet.freeze_panes(1, 0)
             sheet.autofilter(0, 0, len(rows[name]), max(len(columns) - 1, 0))
             sheet.set_column(0, max(len(columns) - 1, 0), 24)
@@ -92,9 +95,11 @@ def _columns(table: Path, rows: list[dict[str, str]]) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def _write_cell(sheet: Any, row: int, column: int, title: str, cell: str, quoted: Any) -> None:
+def _write_cell(sheet: Any, row: int, column: int, numeric: bool, cell: str, quoted: Any) -> None:
     text = plain_cell(cell)[:MAX_CELL_CHARS]
-    if title in NUMERIC_COLUMNS and _NUMBER.fullmatch(text):
+    if not text:
+        return  # a blank cell, not an empty string
+    if numeric and _NUMBER.fullmatch(text):
         sheet.write_number(row, column, float(text))
     elif text.startswith(FORMULA_PREFIXES):
         sheet.write_string(row, column, text, quoted)

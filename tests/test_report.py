@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PARALLAX = Path(sys.executable).parent / "parallax"
 SAMPLE = ROOT / "data" / "sample"
 HOSTILE_TITLE = '"><img src=x onerror=alert(1)>'
+EVIL_SOURCE = "@<b onmouseover=alert(4)>Evil</b>"  # markup, and a formula to a spreadsheet
 FORMULA = '=HYPERLINK("http://evil.example","open") '
 HOSTILE_TEXT = "Officials said <script>alert(2)</script> the bridge at Ostria will stay closed."
 
@@ -121,6 +123,41 @@ def test_report_xlsx_holds_the_shown_stories_tables_in_unicode_with_numbers_as_n
     }
     position = statements[0].index("position")
     assert all(isinstance(r[position], int | float) for r in statements[1:])
+    lag = statements[0].index("lag_hours")
+    assert {type(r[lag]) for r in statements[1:]} <= {int, float, type(None)}  # blank: None
+    coverage = list(workbook["coverage"].iter_rows(values_only=True))
+    assert all(isinstance(cell, int | float) for row in coverage[1:] for cell in row[3:] if cell)
+
+
+def test_parallax_report_refuses_what_is_no_run_in_one_line(sample_run, tmp_path):
+    def report(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(PARALLAX), "report", *args], capture_output=True, text=True, timeout=300
+        )
+
+    broken = tmp_path / "broken"
+    shutil.copytree(sample_run, broken)
+    statements = broken / "statements.csv"
+    cases = {
+        ("--run", str(tmp_path / "missing")): (2, "is not a run folder"),
+        ("--run", str(sample_run), "--out", str(tmp_path / "r.xlsx")): (2, "name an .html file"),
+        ("--run", str(sample_run), "--out", str(tmp_path / "no" / "r.html")): (2, "does not exist"),
+        ("--run", str(sample_run), "--stories", "0"): (2, "at least 1"),
+    }
+    for args, (code, says) in cases.items():
+        done = report(*args)
+        assert done.returncode == code and says in done.stderr, (args, done.stderr)
+    written = statements.read_bytes()
+    header = written.split(b"\n", 1)[0] + b"\n"
+    for damage, says in (
+        (written[:5000], "has not as many cells as the header"),  # cut short
+        (b"foo,bar\n1,2\n", "has no column"),  # not ours
+        (header + b"\xff\xfe" * 5000, "not UTF-8"),
+    ):
+        statements.write_bytes(damage)
+        done = report("--run", str(broken), "--out", str(tmp_path / "r.html"))
+        assert done.returncode == 1 and says in done.stderr and "statements.csv" in done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_parallax_report_writes_it_anew_from_the_tables(sample_run, tmp_path):
@@ -140,7 +177,7 @@ def test_markup_in_articles_stays_text(tmp_path):
     """Two outlets carry one statement; one's title, text, URL and name are hostile."""
     record = {
         "id": "x1", "title": FORMULA + HOSTILE_TITLE, "url": "javascript:alert(3)",
-        "source": "<b onmouseover=alert(4)>Evil</b>", "published": "2026-10-03",
+        "source": EVIL_SOURCE, "published": "2026-10-03",
         "text": f"{HOSTILE_TEXT}\nThe river authority counted 40 stranded barges on Friday.",
     }  # fmt: skip
     inbox = tmp_path / "in"
@@ -162,7 +199,9 @@ def test_markup_in_articles_stays_text(tmp_path):
     tree = parse(page)
     text = "".join(tree.itertext())
     assert HOSTILE_TITLE in text and "<script>alert(2)</script>" in text
-    assert "<b onmouseover=alert(4)>Evil</b>" in text
+    assert EVIL_SOURCE in text
+    (data,) = tree.findall(".//script[@class='heatmap-data']")  # the outlet has its column
+    assert sorted(json.loads(data.text)["data"][0]["x"]) == sorted([EVIL_SOURCE, "plain"])
     for element in tree.iter():
         assert not any(name.startswith("on") for name in element.attrib), element.attrib
         assert not element.get("href", "").lower().startswith("javascript")
