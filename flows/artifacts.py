@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pipeline.collect import SourceReport
 from pipeline.records import MissingModel, Reject
-from pipeline.report import REPORT_FILE, RunView, StatementView
+from pipeline.report import REPORT_FILE, RunView, StatementView, shortened
 from pipeline.run import RunResult
 from pipeline.translate.packages import install_file_command
 
@@ -40,7 +40,7 @@ def _cell(value: object) -> str:
 
 
 def _short(text: str, limit: int = CELL_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shortened(text, limit)
 
 
 def skipped_warnings(missing: list[MissingModel]) -> list[str]:

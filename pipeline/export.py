@@ -298,10 +298,14 @@ def previous_statements(
     only the rows of those stories are read (by byte range, where the latest run's row index,
     or `index` if given, has them)."""
     try:
-        rows = table_rows(output_dir / "latest", "statements.csv", stories, index)
-    except (OSError, ValueError, csv.Error):  # ValueError: not UTF-8, or not our table
-        return {}
-    if rows and not {"article", "original", "group"} <= set(rows[0]):
+        rows = table_rows(
+            output_dir / "latest",
+            "statements.csv",
+            stories,
+            index,
+            ("article", "original", "group"),
+        )
+    except (OSError, ValueError, csv.Error):  # ValueError: not UTF-8; csv.Error: not our table
         return {}
     return {(plain_cell(row["article"]), plain_cell(row["original"])): row["group"] for row in rows}
 

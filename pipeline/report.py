@@ -127,26 +127,16 @@ def write_report(
 
     Raises ReportError when the run's tables cannot be read, OSError when a file cannot be
     written."""
-    index = _row_index(run_dir) if index is None else index
-    view = read_run(run_dir, max_stories, index, info)
+    tables = read_tables(run_dir, max_stories, index)
+    view = run_view(run_dir, tables, info)
     path = path or run_dir / REPORT_FILE
     path.write_text(_render(view), encoding="utf-8")
-    stories = [story.id for story in view.stories]
     statements = {statement.id for story in view.stories for statement in story.statements}
     try:
-        write_workbook(run_dir, stories, statements, path.with_suffix(".xlsx"), index)
+        write_workbook(run_dir, tables, statements, path.with_suffix(".xlsx"))
     except (ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
         raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
     return path
-
-
-def render_report(
-    run_dir: Path, max_stories: int = SHOWN_STORIES, index: Mapping[str, Any] | None = None
-) -> str:
-    """The report of the run in `run_dir` (read_run()) as one self-contained HTML page.
-
-    Raises ReportError when a table is missing or unreadable."""
-    return _render(read_run(run_dir, max_stories, index))
 
 
 def _render(view: RunView) -> str:
@@ -175,36 +165,59 @@ def read_run(
     index: Mapping[str, Any] | None = None,
     info: Mapping[str, Any] | None = None,
 ) -> RunView:
-    """What a report shows of the run in `run_dir`: its stories newest first (by
-    last_published), at most `max_stories`; per story its statements carried by the most
-    sources first, each with every source's wording; its coverage (statements x sources); what
-    only one source said; its articles. Only the shown stories' rows are read, by byte range
-    where the run's row index (`index`, else read from the folder) has them. `info`: its
-    run.json, else read from the folder.
+    """What a report shows of the run in `run_dir` (run_view() of read_tables()).
+
+    Raises ReportError when a table is missing or unreadable."""
+    return run_view(run_dir, read_tables(run_dir, max_stories, index), info)
+
+
+def read_tables(
+    run_dir: Path, max_stories: int = SHOWN_STORIES, index: Mapping[str, Any] | None = None
+) -> dict[str, list[dict[str, str]]]:
+    """The rows a report reads, by table name without ".csv": stories and articles whole;
+    statements, coverage and unique of the `max_stories` newest stories (by last_published),
+    read by byte range where the run's row index (`index`, else read from the folder) has
+    them; and "shown", those stories' rows of stories.csv, newest first.
 
     Raises ReportError when a table is missing or unreadable."""
     try:
-        if info is None:
-            info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        stories = _newest(table_rows(run_dir, "stories.csv", columns=COLUMNS["stories.csv"]))
-        shown = stories[:max_stories]
+        stories = table_rows(run_dir, "stories.csv", columns=COLUMNS["stories.csv"])
+        shown = _newest(stories)[:max_stories]
         ids = [row["story"] for row in shown]
         index = _row_index(run_dir) if index is None else index
-        statements, coverage, unique = (
-            table_rows(run_dir, name, ids, index, COLUMNS[name])
-            for name in ("statements.csv", "coverage.csv", "unique.csv")
-        )
+        tables = {
+            name: table_rows(run_dir, f"{name}.csv", ids, index, COLUMNS[f"{name}.csv"])
+            for name in ("statements", "coverage", "unique")
+        }
         articles = table_rows(run_dir, "articles.csv", columns=COLUMNS["articles.csv"])
     except (OSError, ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
         raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
-    views = [_story(row) for row in shown]
+    return {"stories": stories, "shown": shown, "articles": articles, **tables}
+
+
+def run_view(
+    run_dir: Path, tables: Mapping[str, list[dict[str, str]]], info: Mapping[str, Any] | None
+) -> RunView:
+    """What a report shows of the run in `run_dir`, from its `tables` (read_tables()): the
+    shown stories; per story its statements carried by the most sources first, each with
+    every source's wording; its coverage (statements x sources); what only one source said;
+    its articles. `info`: its run.json, else read from the folder.
+
+    Raises ReportError when run.json is missing or unreadable."""
+    if info is None:
+        try:
+            info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
+    views = [_story(row) for row in tables["shown"]]
     by_id = {view.id: view for view in views}
+    articles = tables["articles"]
     undated = {plain_cell(row["article"]) for row in articles if not row["published"].strip()}
     groups_of: dict[str, list[list[dict[str, str]]]] = defaultdict(list)
-    for group in _groups(statements).values():
+    for group in _groups(tables["statements"]).values():
         groups_of[group[0]["story"]].append(group)
     coverage_of: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
-    for row in coverage:  # source columns as named (a header cell is neutralised too)
+    for row in tables["coverage"]:  # source columns as named (a header cell is neutralised too)
         coverage_of[row["story"]][row["group"]] = {plain_cell(k): v for k, v in row.items()}
     for story in views:
         groups = sorted(groups_of[story.id], key=_strength)
@@ -220,7 +233,7 @@ def read_run(
                 )
                 for row in rows
             ]
-    for row in unique:
+    for row in tables["unique"]:
         story = by_id.get(row["story"])
         if story is not None:
             words = story.unique.setdefault(plain_cell(row["source"]), [])
@@ -236,7 +249,7 @@ def read_run(
         counts=info.get("counts", {}),
         skipped=info.get("missing_models", []),
         stories=views,
-        stories_total=len(stories),
+        stories_total=len(tables["stories"]),
     )
 
 
@@ -370,7 +383,7 @@ def _heatmap(story: StoryView) -> str:
         "type": "heatmap",
         "z": carried,
         "x": story.coverage_sources,
-        "y": [_label(text) for text, _ in story.coverage],
+        "y": [shortened(text, HEATMAP_LABEL_CHARS) for text, _ in story.coverage],
         "text": [["carried" if c else "not carried" for c in line] for line in carried],
         "zmin": 0, "zmax": 1, "showscale": False, "xgap": 2, "ygap": 2,
         "colorscale": [[0, "#eef0f3"], [1, "#2a6f97"]],
@@ -385,8 +398,9 @@ def _heatmap(story: StoryView) -> str:
     return _script_safe(json.dumps({"data": [heatmap], "layout": layout}, ensure_ascii=False))
 
 
-def _label(text: str) -> str:
-    return text if len(text) <= HEATMAP_LABEL_CHARS else text[: HEATMAP_LABEL_CHARS - 1] + "…"
+def shortened(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, the last an ellipsis where it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # Plotly's bundle holds two raw control characters in string literals (PNG and PSD magic

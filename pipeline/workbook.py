@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,36 +29,33 @@ MAX_CELL_CHARS = 32767  # Excel's limit
 
 
 def write_workbook(
-    run_dir: Path, stories: Sequence[str], statements: Collection[str],
-    path: Path | None = None, index: Mapping[str, Any] | None = None,
-) -> Path:  # fmt: skip
-    """Write run_dir/report.xlsx (or `path`): a sheet per table of SHEETS with the rows of
-    `stories` (story ids), of their `statements` (the shown ones' ids) and of their articles;
-    stories.csv and rejects.csv whole. `index`:
-    the run's row index, where the caller holds it. Text that a spreadsheet would run as a
-    formula (=, +, -, @ first) is a text cell with Excel's quote prefix, the .xlsx form of the
-    CSVs' leading apostrophe. Returns the path.
+    run_dir: Path,
+    tables: Mapping[str, list[dict[str, str]]],
+    statements: Collection[str],
+    path: Path | None = None,
+) -> Path:
+    """Write run_dir/report.xlsx (or `path`): a sheet per table of SHEETS, from the rows the
+    report read (`tables`: pipeline.report.read_tables()): stories whole, the shown stories'
+    unique sentences and articles, their `statements` (the shown ones' ids) and those
+    statements' coverage; rejects.csv whole. Text that a spreadsheet would run as a formula
+    (=, +, -, @ first) is a text cell with Excel's quote prefix, the .xlsx form of the CSVs'
+    leading apostrophe. Returns the path.
 
     Raises OSError (a table is missing, or the file cannot be written), ValueError (a table
     is not UTF-8)."""
     import xlsxwriter
 
     path = path or run_dir / WORKBOOK_FILE
-    shown = set(stories)
-    articles = [row for row in table_rows(run_dir, "articles.csv") if row["story"] in shown]
+    shown = {row["story"] for row in tables["shown"]}
     rows = {
-        "stories": table_rows(run_dir, "stories.csv"),
-        "articles": articles,
+        "stories": tables["stories"],
+        "articles": [row for row in tables["articles"] if row["story"] in shown],
         "rejects": table_rows(run_dir, "rejects.csv"),
-        "unique": table_rows(run_dir, "unique.csv", stories, index),
+        "unique": tables["unique"],
         **{
-            name: [
-                r
-                for r in table_rows(run_dir, f"{name}.csv", stories, index)
-                if r["group"] in statements
-            ]
+            name: [row for row in tables[name] if row["group"] in statements]
             for name in ("statements", "coverage")
-        },  # fmt: skip
+        },
     }
     # strings_to_formulas off: write_string is used throughout, this is a second guard.
     workbook = xlsxwriter.Workbook(

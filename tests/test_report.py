@@ -18,7 +18,7 @@ import pytest
 from helpers import SCREENSHOTS, headless_chromium, needs_chromium
 
 from pipeline.config import load_config
-from pipeline.report import REPORT_FILE, ReportError, render_report
+from pipeline.report import REPORT_FILE, ReportError, read_run
 from pipeline.run import run
 from pipeline.workbook import SHEETS, WORKBOOK_FILE
 
@@ -170,7 +170,7 @@ def test_parallax_report_writes_it_anew_from_the_tables(sample_run, tmp_path):
 
 def test_a_folder_that_is_no_run_is_a_report_error(tmp_path):
     with pytest.raises(ReportError, match="cannot read the run"):
-        render_report(tmp_path)
+        read_run(tmp_path)
 
 
 def test_markup_in_articles_stays_text(tmp_path):
