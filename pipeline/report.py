@@ -133,7 +133,7 @@ def write_report(
     path.write_text(_render(view), encoding="utf-8")
     statements = {statement.id for story in view.stories for statement in story.statements}
     try:
-        write_workbook(run_dir, tables, statements, path.with_suffix(".xlsx"))
+        write_workbook(run_dir, tables, statements, path.with_suffix(".xlsx"), index)
     except (ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
         raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
     return path

@@ -2,10 +2,10 @@
 
 A CSV opened in Excel is read in the machine's legacy code page, which garbles Cyrillic; an
 .xlsx file is always Unicode. The CSVs stay the contract: the workbook holds the rows of the
-stories the report shows (pipeline/report.py), so it costs the same whatever the corpus holds,
-and the tables an analyst reads (stories, statement groups, coverage, unique sentences,
-articles, rejects); the raw material, every sentence and every sentence pair, stays in
-sentences.csv and alignments.csv: as cells it took seconds a run. Written with XlsxWriter.
+stories the report shows (pipeline/report.py), so it costs the same whatever the corpus holds.
+The raw material of those stories (their sentences and sentence pairs) is cut at MAX_RAW_ROWS
+rows a sheet, the sheet saying so: a story of a thousand articles holds tens of thousands of
+pairs, and XlsxWriter writes about 100,000 cells a second. Written with XlsxWriter.
 """
 
 from __future__ import annotations
@@ -21,9 +21,16 @@ from pipeline.export import FORMULA_PREFIXES, plain_cell, table_rows
 WORKBOOK_FILE = "report.xlsx"
 # Sheets in this order; each is the table of the same name, its rows those of the shown
 # stories (and of their articles), every row for stories.csv and rejects.csv.
-SHEETS = ("stories", "statements", "coverage", "unique", "articles", "rejects")
+SHEETS = (
+    "stories", "statements", "coverage", "unique", "articles", "sentences", "alignments", "rejects"
+)  # fmt: skip
+RAW_SHEETS = ("sentences", "alignments")
+MAX_RAW_ROWS = 2000  # per raw sheet: 34,000 cells of alignments, about 0.3 s
 # Columns written as numbers; every other cell is text, never a formula.
-NUMERIC_COLUMNS = frozenset({"articles", "sentences", "position", "lag_hours", "unchecked"})
+NUMERIC_COLUMNS = frozenset(
+    {"articles", "sentences", "position", "position_a", "position_b", "cosine", "margin"}
+    | {"lag_hours", "unchecked"}
+)
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 MAX_CELL_CHARS = 32767  # Excel's limit
 
@@ -33,23 +40,36 @@ def write_workbook(
     tables: Mapping[str, list[dict[str, str]]],
     statements: Collection[str],
     path: Path | None = None,
+    index: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write run_dir/report.xlsx (or `path`): a sheet per table of SHEETS, from the rows the
     report read (`tables`: pipeline.report.read_tables()): stories whole, the shown stories'
     unique sentences and articles, their `statements` (the shown ones' ids) and those
-    statements' coverage; rejects.csv whole. Text that a spreadsheet would run as a formula
-    (=, +, -, @ first) is a text cell with Excel's quote prefix, the .xlsx form of the CSVs'
-    leading apostrophe. Returns the path.
+    statements' coverage; the sentences of those stories' articles and their sentence pairs
+    (alignments.csv), newest story first, at most MAX_RAW_ROWS each, read by the byte ranges
+    of the run's row index (`index`, else read from the folder); rejects.csv whole. Text
+    that a spreadsheet would run as a formula (=, +, -, @ first) is a text cell with Excel's
+    quote prefix, the .xlsx form of the CSVs' leading apostrophe. Returns the path.
 
     Raises OSError (a table is missing, or the file cannot be written), ValueError (a table
     is not UTF-8)."""
     import xlsxwriter
 
     path = path or run_dir / WORKBOOK_FILE
-    shown = {row["story"] for row in tables["shown"]}
+    order = {row["story"]: n for n, row in enumerate(tables["shown"])}  # newest first
+    articles = [row for row in tables["articles"] if row["story"] in order]
+    articles.sort(key=lambda row: order[row["story"]])
+    # Ids as the index keys them: a cell read back may carry the CSVs' quote prefix.
+    article_order = {plain_cell(row["article"]): n for n, row in enumerate(articles)}
+    sentences = table_rows(run_dir, "sentences.csv", article_order, index)
+    sentences.sort(key=lambda row: article_order[plain_cell(row["article"])])
+    alignments = table_rows(run_dir, "alignments.csv", order, index)
+    alignments.sort(key=lambda row: order[row["story"]])
     rows = {
         "stories": tables["stories"],
-        "articles": [row for row in tables["articles"] if row["story"] in shown],
+        "articles": articles,
+        "sentences": sentences,
+        "alignments": alignments,
         "rejects": table_rows(run_dir, "rejects.csv"),
         "unique": tables["unique"],
         **{
@@ -68,6 +88,15 @@ def write_workbook(
         for name in SHEETS:
             sheet = workbook.add_worksheet(name)
             columns = _columns(run_dir / f"{name}.csv", rows[name])
+            if name in RAW_SHEETS and len(rows[name]) > MAX_RAW_ROWS:
+                sheet.write_string(
+                    0,
+                    len(columns) + 1,
+                    f"The first {MAX_RAW_ROWS:,} of {len(rows[name]):,} rows of the report's "
+                    f"stories; {name}.csv has every row.",
+                    header,
+                )
+                rows[name] = rows[name][:MAX_RAW_ROWS]
             # Coverage has a column per source after story, group and statement: counts.
             numeric = {*NUMERIC_COLUMNS, *(columns[3:] if name == "coverage" else ())}
             for column, title in enumerate(columns):

@@ -17,8 +17,9 @@ import openpyxl
 import pytest
 from helpers import SCREENSHOTS, headless_chromium, needs_chromium
 
+from pipeline import workbook as workbook_module
 from pipeline.config import load_config
-from pipeline.report import REPORT_FILE, ReportError, read_run
+from pipeline.report import REPORT_FILE, ReportError, read_run, write_report
 from pipeline.run import run
 from pipeline.workbook import SHEETS, WORKBOOK_FILE
 
@@ -127,6 +128,27 @@ def test_report_xlsx_holds_the_shown_stories_tables_in_unicode_with_numbers_as_n
     assert {type(r[lag]) for r in statements[1:]} <= {int, float, type(None)}  # blank: None
     coverage = list(workbook["coverage"].iter_rows(values_only=True))
     assert all(isinstance(cell, int | float) for row in coverage[1:] for cell in row[3:] if cell)
+
+
+def test_report_xlsx_cuts_the_raw_sheets_and_says_so(sample_run, tmp_path, monkeypatch):
+    """sentences and alignments (thousands of rows in a large story) stop at MAX_RAW_ROWS,
+    and the sheet names the CSV that has every row; the other sheets are whole."""
+    monkeypatch.setattr(workbook_module, "MAX_RAW_ROWS", 10)
+    write_report(sample_run, tmp_path / REPORT_FILE)
+    workbook = openpyxl.load_workbook(tmp_path / WORKBOOK_FILE)
+    for name, text in (("sentences", "original"), ("alignments", "text_a")):
+        table = rows(sample_run / f"{name}.csv")  # one story: its rows are the report's
+        sheet = list(workbook[name].iter_rows(values_only=True))
+        columns = list(table[0])
+        assert list(sheet[0][: len(columns)]) == columns
+        assert [row[columns.index(text)] for row in sheet[1:]] == [r[text] for r in table[:10]]
+        assert sheet[0][len(columns) + 1] == (
+            f"The first 10 of {len(table):,} rows of the report's stories; "
+            f"{name}.csv has every row."
+        )
+    cosine = list(workbook["alignments"].iter_rows(values_only=True))[1][columns.index("cosine")]
+    assert isinstance(cosine, float)
+    assert workbook["statements"].max_row - 1 == len(rows(sample_run / "statements.csv"))
 
 
 def test_parallax_report_refuses_what_is_no_run_in_one_line(sample_run, tmp_path):
