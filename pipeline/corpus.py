@@ -11,18 +11,20 @@ event. A run without accumulate mode keeps the same registry in memory, for that
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pipeline.records import Article
 from pipeline.store import INTEGRITY_CHECK_SECONDS
-from pipeline.stories import ArticleFeatures
+from pipeline.stories import ArticleFeatures, Story
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -64,6 +66,10 @@ CREATE TABLE IF NOT EXISTS story_links (
     PRIMARY KEY (first, second)
 );
 CREATE INDEX IF NOT EXISTS story_links_by_second ON story_links (second);
+CREATE TABLE IF NOT EXISTS stories (
+    id TEXT PRIMARY KEY,        -- the last run's stories, so the next regroups only some
+    story TEXT NOT NULL         -- JSON: the Story's fields
+);
 """
 
 
@@ -201,7 +207,7 @@ class Corpus:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'state_key'").fetchone()
         if row and row[0] == key:
             return True
-        for table in ("article_state", "lines", "story_links"):
+        for table in ("article_state", "lines", "story_links", "stories"):
             self._db.execute(f"DELETE FROM {table}")
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state_key', ?)", (key,))
         return False
@@ -300,10 +306,44 @@ class Corpus:
     def links(self) -> list[tuple[str, str, float]]:
         return list(self._db.execute("SELECT first, second, cosine FROM story_links"))
 
+    def links_of(self, articles: Iterable[str]) -> list[tuple[str, str, float]]:
+        """Every link with an end in `articles`, once each, sorted."""
+        found = set()
+        for article in articles:
+            for column in ("first", "second"):  # each has an index
+                found.update(
+                    self._db.execute(
+                        f"SELECT first, second, cosine FROM story_links WHERE {column} = ?",
+                        (article,),
+                    )
+                )
+        return sorted(found)
+
+    def put_stories(self, stories: Iterable[Story], dropped: Iterable[str] | None = None) -> None:
+        """Keep `stories`, in place of the `dropped` ones (None: of every story kept)."""
+        if dropped is None:
+            self._db.execute("DELETE FROM stories")
+        else:
+            self._db.executemany("DELETE FROM stories WHERE id = ?", [(i,) for i in dropped])
+        self._db.executemany(
+            "INSERT OR REPLACE INTO stories VALUES (?, ?)",
+            [(story.id, json.dumps(dataclasses.asdict(story))) for story in stories],
+        )
+
+    def stories(self) -> list[Story]:
+        """The stories kept by put_stories, in no particular order."""
+        rows = self._db.execute("SELECT story FROM stories")
+        return [Story(**{k: _tuples(v) for k, v in json.loads(row).items()}) for (row,) in rows]
+
 
 _COLUMNS = "id, content_hash, source, title, url, published, text"
 _MARKS = ", ".join("?" * 7)
 _UPDATES = ", ".join(f"{column} = excluded.{column}" for column in _COLUMNS.split(", ")[1:])
+
+
+def _tuples(field: Any) -> Any:
+    """A Story field as JSON gave it back: its lists as the tuples it holds."""
+    return tuple(field) if isinstance(field, list) else field
 
 
 def _row(article: Article) -> tuple:

@@ -310,6 +310,16 @@ def previous_statements(
     return {(plain_cell(row["article"]), plain_cell(row["original"])): row["group"] for row in rows}
 
 
+def read_row_index(folder: Path) -> dict[str, Any]:
+    """The row index of run `folder` (ROW_INDEX); {} where it has none (a run from before it)
+    or one that cannot be read: its tables are then read whole."""
+    try:
+        index = json.loads((folder / ROW_INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return index if isinstance(index, dict) else {}
+
+
 def table_rows(
     folder: Path,
     name: str,
@@ -328,12 +338,7 @@ def table_rows(
     key = "article" if name in ("sentences.csv", "articles.csv") else "story"
     ranges = None
     if groups is not None:
-        try:
-            if index is None:
-                index = json.loads((folder / ROW_INDEX).read_text(encoding="utf-8"))
-            ranges = index[name]
-        except (OSError, ValueError, KeyError, TypeError):
-            ranges = None
+        ranges = (read_row_index(folder) if index is None else index).get(name)
     try:
         with (folder / name).open("rb") as handle:
             if groups is None or not isinstance(ranges, dict):

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.export import ROW_INDEX, plain_cell, table_rows
+from pipeline.export import plain_cell, read_row_index, table_rows
 from pipeline.spans import divergent_ranges
 from pipeline.stories import parse_published
 from pipeline.workbook import write_workbook
@@ -127,6 +127,7 @@ def write_report(
 
     Raises ReportError when the run's tables cannot be read, OSError when a file cannot be
     written."""
+    index = read_row_index(run_dir) if index is None else index
     tables = read_tables(run_dir, max_stories, index)
     view = run_view(run_dir, tables, info)
     path = path or run_dir / REPORT_FILE
@@ -184,7 +185,7 @@ def read_tables(
         stories = table_rows(run_dir, "stories.csv", columns=COLUMNS["stories.csv"])
         shown = _newest(stories)[:max_stories]
         ids = [row["story"] for row in shown]
-        index = _row_index(run_dir) if index is None else index
+        index = read_row_index(run_dir) if index is None else index
         tables = {
             name: table_rows(run_dir, f"{name}.csv", ids, index, COLUMNS[f"{name}.csv"])
             for name in ("statements", "coverage", "unique")
@@ -264,14 +265,6 @@ def _minute(moment: str) -> str:
         return datetime.fromisoformat(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     except ValueError:
         return moment
-
-
-def _row_index(run_dir: Path) -> dict[str, Any]:
-    """The run's row index; {} for a run from before it (its tables are then read whole)."""
-    try:
-        return json.loads((run_dir / ROW_INDEX).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _newest(rows: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -65,6 +65,7 @@ from pipeline.stories import (
     article_features,
     group_stories,
     parse_published,
+    regroup_stories,
     story_links,
 )
 from pipeline.translate import (
@@ -528,15 +529,29 @@ def place_in_stories(
     changed: set[str],
     config: Config,
     previous: dict[str, str],
-) -> tuple[list[Story], list[StoryChange]]:
+) -> tuple[list[Story], list[StoryChange], int]:
     """The stories stage: links of the `changed` articles to all others are found anew and
-    kept in the corpus, and the stories are the components of every link."""
+    kept in the corpus, and the stories are the components of every link: only those the
+    changed articles touch are grouped anew where the corpus keeps the last run's stories
+    (regroup_stories), else all. The stories are kept in the corpus for the next run. Returns
+    the stories, their merges and splits, and how many were grouped anew."""
     features = {article: state.features for article, state in states.items() if state.features}
     published = {a.id: parse_published(a.published) for a in articles}
     corpus.drop_links(changed)
-    corpus.put_links(story_links(features, published, config.stories, among=changed))
-    placed = [a for a in articles if a.id in features]
-    return group_stories(placed, features, corpus.links(), previous)
+    links = story_links(features, published, config.stories, among=changed)
+    corpus.put_links(links)
+    earlier = corpus.stories()
+    regrouped = regroup_stories(articles, features, earlier, changed, links, corpus.links_of)
+    if regrouped is None:
+        placed = [a for a in articles if a.id in features]
+        stories, changes = group_stories(placed, features, corpus.links(), previous)
+        corpus.put_stories(stories)
+        return stories, changes, len(stories)
+    stories, changes, grouped = regrouped
+    kept = {story.id: story for story in earlier}
+    fresh = [story for story in stories if kept.get(story.id) != story]
+    corpus.put_stories(fresh, {story.id for story in earlier} - {s.id for s in stories})
+    return stories, changes, grouped
 
 
 def run(
@@ -614,7 +629,7 @@ def run(
             todo = sorted(parts[-1].others - changed)
         states = corpus.states()
         story_before = previous_stories(output_dir)
-        stories, story_changes = timed(
+        stories, story_changes, stories_grouped = timed(
             "stories", place_in_stories, corpus, articles, states, changed, config, story_before
         )
 
@@ -693,6 +708,7 @@ def run(
             "translated_cached": report.mt_cached,
             "embedded_new": embedded.encoded,
             "stories": len(stories),
+            "stories_grouped": stories_grouped,
             "stories_changed": len(changed_stories),
             "stories_aligned": len(redo.stories),
             "stories_with_several_sources": sum(1 for story in stories if len(story.sources) > 1),

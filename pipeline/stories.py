@@ -36,7 +36,7 @@ import email.utils
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -257,12 +257,13 @@ def group_stories(
     features: Mapping[str, ArticleFeatures],
     links: Sequence[tuple[str, str, float]],
     previous: Mapping[str, str] | None = None,
+    reserved: Collection[str] = (),
 ) -> tuple[list[Story], list[StoryChange]]:
     """Group `articles` (those with `features`) into stories, the connected components of
     `links` (story_links()); returns the stories, earliest first, and the merges and splits of
     the `previous` ones (article id -> its story id in the last run). An article with no
     embedded sentence (all of them in a language that was not translated) is a story of its
-    own."""
+    own. `reserved`: ids of other stories, which a new story does not take."""
     previous = previous or {}
     published = {a.id: parse_published(a.published) for a in articles}
     unreadable = [a for a in articles if a.published.strip() and published[a.id] is None]
@@ -305,7 +306,7 @@ def group_stories(
     members: dict[str, list[str]] = defaultdict(list)
     for article in order:  # in order: each component's list is earliest first
         members[root(article.id)].append(article.id)
-    ids, changes = _name_stories(list(members.values()), previous, number)
+    ids, changes = _name_stories(list(members.values()), previous, number, reserved)
     by_id = {a.id: a for a in articles}
     stories = [
         _story(ids[n], group, by_id, published, features)
@@ -314,6 +315,60 @@ def group_stories(
     for change in changes:
         log.info("story %s: %s with %s", change.kept, change.kind, ", ".join(change.others))
     return stories, changes
+
+
+def regroup_stories(
+    articles: Sequence[Article],
+    features: Mapping[str, ArticleFeatures],
+    earlier: Sequence[Story],
+    changed: Collection[str],
+    new_links: Sequence[tuple[str, str, float]],
+    links_of: Callable[[Collection[str]], list[tuple[str, str, float]]],
+) -> tuple[list[Story], list[StoryChange], int] | None:
+    """The stories of `articles` as group_stories() makes them over every link, found from the
+    `earlier` stories (the last run's, over every article then) by regrouping only those that
+    the `changed` articles touch: a run that adds one article to 10,000 looks at one story,
+    not at every link. Returns the stories, earliest first, their merges and splits, and how
+    many stories were grouped anew; None where the earlier stories do not cover every unchanged
+    article (a first run, or a registry from before stories were kept): group them all.
+
+    `new_links`: the links of the changed articles (story_links(among=changed)); `links_of`:
+    every link with an end in the given articles. A story is regrouped when one of its articles
+    changed, left, or is linked to a changed one, and so is the story of any article linked to
+    an undated article regrouped: such an article joins its closest dated one, which may now
+    be in another story. Every other story stays as it was: no link leaves it (a dated link
+    would have joined the two stories, and an undated article's choice of story changes only
+    with its own links)."""
+    member = {article: story.id for story in earlier for article in story.articles}
+    placed = {a.id: a for a in articles if a.id in features}
+    if not earlier or not (placed.keys() - set(changed)) <= member.keys():
+        return None
+    published = {a: parse_published(placed[a].published) for a in placed}
+    touched = {*changed, *(member.keys() - placed.keys())}
+    touched.update(article for link in new_links for article in link[:2])
+    stories = {member[a] for a in touched if a in member}
+    affected = {a for a in changed if a in placed}
+    looked_at: set[str] = set()  # undated articles whose neighbours' stories are regrouped
+    while True:
+        affected |= {a for s in earlier if s.id in stories for a in s.articles if a in placed}
+        undated = {a for a in affected - looked_at if published[a] is None}
+        looked_at |= undated
+        neighbours = {article for link in links_of(undated) for article in link[:2]}
+        more = {member[a] for a in neighbours if a in member} - stories
+        if not more:
+            break
+        stories |= more
+    kept = [story for story in earlier if story.id not in stories]
+    links = [link for link in links_of(affected) if link[0] in affected and link[1] in affected]
+    regrouped, changes = group_stories(
+        [placed[a] for a in sorted(affected)], features, links, member,
+        reserved={story.id for story in kept},
+    )  # fmt: skip
+
+    def first(story: Story) -> tuple[datetime, str]:
+        return _sort_date(published[story.articles[0]]), story.articles[0]
+
+    return sorted([*kept, *regrouped], key=first), changes, len(regrouped)
 
 
 def _named(text: str) -> set[str]:
@@ -358,7 +413,10 @@ def floor_cosine(config: StoriesConfig) -> float:
 
 
 def _name_stories(
-    groups: list[list[str]], previous: Mapping[str, str], number: Mapping[str, int]
+    groups: list[list[str]],
+    previous: Mapping[str, str],
+    number: Mapping[str, int],
+    reserved: Collection[str] = (),
 ) -> tuple[list[str], list[StoryChange]]:
     """Each group's story id (see the module docstring), and the merges and splits."""
     # (earliest article of earlier story `old` in group n, old, n): the earliest article still
@@ -373,7 +431,7 @@ def _name_stories(
         if old not in ids.values() and n not in ids:
             ids[n] = old
     kept = set(ids.values())
-    taken = set(kept)
+    taken = kept | set(reserved)
     changes = []
     for n, group in enumerate(groups):
         if n not in ids:

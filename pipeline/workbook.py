@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.export import FORMULA_PREFIXES, plain_cell, table_rows
+from pipeline.export import FORMULA_PREFIXES, plain_cell, read_row_index, table_rows
 
 WORKBOOK_FILE = "report.xlsx"
 # Sheets in this order; each is the table of the same name, its rows those of the shown
@@ -25,7 +25,7 @@ SHEETS = (
     "stories", "statements", "coverage", "unique", "articles", "sentences", "alignments", "rejects"
 )  # fmt: skip
 RAW_SHEETS = ("sentences", "alignments")
-MAX_RAW_ROWS = 2000  # per raw sheet: 34,000 cells of alignments, about 0.3 s
+MAX_RAW_ROWS = 500  # per raw sheet: XlsxWriter takes about 0.1 s for 500 rows of alignments
 # Columns written as numbers; every other cell is text, never a formula.
 NUMERIC_COLUMNS = frozenset(
     {"articles", "sentences", "position", "position_a", "position_b", "cosine", "margin"}
@@ -56,15 +56,17 @@ def write_workbook(
     import xlsxwriter
 
     path = path or run_dir / WORKBOOK_FILE
-    order = {row["story"]: n for n, row in enumerate(tables["shown"])}  # newest first
+    shown = [row["story"] for row in tables["shown"]]  # newest first
+    order = {story: n for n, story in enumerate(shown)}
     articles = [row for row in tables["articles"] if row["story"] in order]
     articles.sort(key=lambda row: order[row["story"]])
+    if index is None:
+        index = read_row_index(run_dir)
     # Ids as the index keys them: a cell read back may carry the CSVs' quote prefix.
-    article_order = {plain_cell(row["article"]): n for n, row in enumerate(articles)}
-    sentences = table_rows(run_dir, "sentences.csv", article_order, index)
-    sentences.sort(key=lambda row: article_order[plain_cell(row["article"])])
-    alignments = table_rows(run_dir, "alignments.csv", order, index)
-    alignments.sort(key=lambda row: order[row["story"]])
+    article_ids = [plain_cell(row["article"]) for row in articles]
+    sentences, sentences_cut = _first_rows(run_dir, "sentences.csv", article_ids, index)
+    alignments, alignments_cut = _first_rows(run_dir, "alignments.csv", shown, index)
+    cut = {"sentences": sentences_cut, "alignments": alignments_cut}
     rows = {
         "stories": tables["stories"],
         "articles": articles,
@@ -88,15 +90,9 @@ def write_workbook(
         for name in SHEETS:
             sheet = workbook.add_worksheet(name)
             columns = _columns(run_dir / f"{name}.csv", rows[name])
-            if name in RAW_SHEETS and len(rows[name]) > MAX_RAW_ROWS:
-                sheet.write_string(
-                    0,
-                    len(columns) + 1,
-                    f"The first {MAX_RAW_ROWS:,} of {len(rows[name]):,} rows of the report's "
-                    f"stories; {name}.csv has every row.",
-                    header,
-                )
-                rows[name] = rows[name][:MAX_RAW_ROWS]
+            if cut.get(name):
+                note = f"The first {MAX_RAW_ROWS:,} rows of the report's stories ({name}.csv: all)"
+                sheet.write_string(0, len(columns) + 1, note, header)
             # Coverage has a column per source after story, group and statement: counts.
             numeric = {*NUMERIC_COLUMNS, *(columns[3:] if name == "coverage" else ())}
             for column, title in enumerate(columns):
@@ -111,6 +107,26 @@ def write_workbook(
     finally:
         workbook.close()
     return path
+
+
+def _first_rows(
+    run_dir: Path, name: str, groups: list[str], index: Mapping[str, Any]
+) -> tuple[list[dict[str, str]], bool]:
+    """The rows of `groups` (ids, in this order) in table `name`, at most MAX_RAW_ROWS, read
+    group by group by the byte ranges of the row `index`, so a large story is not read whole;
+    and whether rows were left out."""
+    rows: list[dict[str, str]] = []
+    if isinstance(index.get(name), dict):
+        for group in groups:
+            rows += table_rows(run_dir, name, [group], index)
+            if len(rows) > MAX_RAW_ROWS:
+                break
+    else:  # a run folder without a row index: one pass over the table
+        position = {group: n for n, group in enumerate(groups)}
+        key = "article" if name == "sentences.csv" else "story"
+        rows = table_rows(run_dir, name, position, index)
+        rows.sort(key=lambda row: position[plain_cell(row[key])])
+    return rows[:MAX_RAW_ROWS], len(rows) > MAX_RAW_ROWS
 
 
 def _columns(table: Path, rows: list[dict[str, str]]) -> list[str]:

@@ -65,6 +65,9 @@ def test_one_new_article_realigns_its_story_only_and_the_tables_equal_a_full_run
     with (added.run_dir / "articles.csv").open(encoding="utf-8") as handle:
         its_story = next(line.rsplit(",", 1)[1].strip() for line in handle if line.startswith(last))
     assert info["stories_changed"] == [its_story] and counts["stories_aligned"] == 1
+    # Its story alone was grouped anew; the others are the registry's (pipeline/stories.py).
+    assert first.counts["stories_grouped"] == first.counts["stories"]
+    assert counts["stories_grouped"] == 1
     assert {x.a.article_id for x in added.alignments} <= {
         a for a, s in story_of.items() if s == story_of[last]
     }

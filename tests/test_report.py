@@ -19,6 +19,7 @@ from helpers import SCREENSHOTS, headless_chromium, needs_chromium
 
 from pipeline import workbook as workbook_module
 from pipeline.config import load_config
+from pipeline.export import ROW_INDEX
 from pipeline.report import REPORT_FILE, ReportError, read_run, write_report
 from pipeline.run import run
 from pipeline.workbook import SHEETS, WORKBOOK_FILE
@@ -130,22 +131,27 @@ def test_report_xlsx_holds_the_shown_stories_tables_in_unicode_with_numbers_as_n
     assert all(isinstance(cell, int | float) for row in coverage[1:] for cell in row[3:] if cell)
 
 
-def test_report_xlsx_cuts_the_raw_sheets_and_says_so(sample_run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("row_index", [True, False], ids=["by-byte-range", "no-row-index"])
+def test_report_xlsx_cuts_the_raw_sheets_and_says_so(sample_run, tmp_path, monkeypatch, row_index):
     """sentences and alignments (thousands of rows in a large story) stop at MAX_RAW_ROWS,
-    and the sheet names the CSV that has every row; the other sheets are whole."""
+    and the sheet names the CSV that has every row; the other sheets are whole. A run folder
+    without a row index (from before it) gives the same rows."""
     monkeypatch.setattr(workbook_module, "MAX_RAW_ROWS", 10)
-    write_report(sample_run, tmp_path / REPORT_FILE)
-    workbook = openpyxl.load_workbook(tmp_path / WORKBOOK_FILE)
+    run_dir = tmp_path / "run"
+    shutil.copytree(sample_run, run_dir)
+    if not row_index:
+        (run_dir / ROW_INDEX).unlink()
+    write_report(run_dir)
+    workbook = openpyxl.load_workbook(run_dir / WORKBOOK_FILE)
     for name, text in (("sentences", "original"), ("alignments", "text_a")):
         table = rows(sample_run / f"{name}.csv")  # one story: its rows are the report's
         sheet = list(workbook[name].iter_rows(values_only=True))
         columns = list(table[0])
         assert list(sheet[0][: len(columns)]) == columns
+        assert len(table) > 10
         assert [row[columns.index(text)] for row in sheet[1:]] == [r[text] for r in table[:10]]
-        assert sheet[0][len(columns) + 1] == (
-            f"The first 10 of {len(table):,} rows of the report's stories; "
-            f"{name}.csv has every row."
-        )
+        note = sheet[0][len(columns) + 1]
+        assert note == f"The first 10 rows of the report's stories ({name}.csv: all)"
     cosine = list(workbook["alignments"].iter_rows(values_only=True))[1][columns.index("cosine")]
     assert isinstance(cosine, float)
     assert workbook["statements"].max_row - 1 == len(rows(sample_run / "statements.csv"))

@@ -16,7 +16,7 @@ import lxml.html
 import numpy as np
 import pytest
 from helpers import CHROMEDRIVER, CHROMIUM, SCREENSHOTS, headless_chromium
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import alignment as alignment_bench
@@ -29,6 +29,7 @@ from pipeline.stories import (
     article_features,
     group_stories,
     parse_published,
+    regroup_stories,
     story_id,
     story_links,
 )
@@ -163,6 +164,75 @@ def test_story_links_are_the_rule_applied_to_every_pair_and_to_any_subset(seed, 
     assert story_links(features, published, config, among=some) == [
         link for link in found if link[0] in some or link[1] in some
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**6), st.integers(2, 30), st.integers(1, 4), st.integers(0, 3))
+@example(seed=6, size=20, added=1, edited=1)  # an undated article moves to a story untouched
+def test_regrouping_the_touched_stories_gives_what_grouping_every_link_gives(
+    seed, size, added, edited
+):
+    """A run regroups only the stories its new and changed articles touch; the stories and
+    their merges and splits are those of the whole corpus grouped anew. Undated articles (a
+    quarter), unreadable dates, topics close in the embedding space and few names make the
+    undated rule, merges and splits frequent."""
+    rng = np.random.default_rng(seed)
+    vocabulary = ["mirela", "ostria", "veltava", "#3", "#12", "#31"]
+
+    def article(n: int, topic: int) -> tuple[Article, ArticleFeatures]:
+        vector = direction(topic) + 0.5 * rng.normal(size=16)
+        named = frozenset(rng.choice(vocabulary, size=int(rng.integers(0, 4)), replace=False))
+        day = int(rng.integers(0, 24))
+        when = "" if day >= 18 else "soon" if day == 17 else f"2026-10-{day + 1:02d}"
+        features = ArticleFeatures(
+            "en", (vector / np.linalg.norm(vector)).astype("float32"), named, f"s{n}"
+        )
+        return Article(f"a{n:02d}", "text", f"S{n % 3}", published=when), features
+
+    def stories_over(articles, features, previous):
+        published = {a.id: parse_published(a.published) for a in articles}
+        links = story_links(features, published, CONFIG)
+        return group_stories(articles, features, links, previous), links, published
+
+    made = dict(article(n, int(rng.integers(3))) for n in range(size))
+    by_id = {a.id: (a, f) for a, f in made.items()}
+    (earlier, _), _, _ = stories_over(
+        [a for a, _ in by_id.values()], {i: f for i, (_, f) in by_id.items()}, None
+    )
+    member = {a: story.id for story in earlier for a in story.articles}
+    changed = {f"a{n:02d}" for n in rng.choice(size, size=min(edited, size), replace=False)}
+    changed |= {f"a{size + n:02d}" for n in range(added)}
+    for n in sorted(int(i[1:]) for i in changed):
+        new, features = article(n, int(rng.integers(3)))
+        by_id[new.id] = (new, features)
+    articles = [a for a, _ in by_id.values()]
+    features = {i: f for i, (_, f) in by_id.items()}
+    (expected, changes), links, published = stories_over(articles, features, member)
+
+    def links_of(ids):
+        return sorted(link for link in links if link[0] in ids or link[1] in ids)
+
+    new_links = story_links(features, published, CONFIG, among=changed)
+    found = regroup_stories(articles, features, earlier, changed, new_links, links_of)
+    assert found is not None and found[:2] == (expected, changes)
+    assert regroup_stories(articles, features, [], changed, new_links, links_of) is None
+
+
+def test_a_regrouped_article_does_not_take_the_id_an_untouched_story_keeps():
+    """Story T(a1) kept its id when a1 left it (rejected in a later run, say); a1 back, alone,
+    is named as in a whole regrouping: not T(a1), which the untouched story holds."""
+    spec = [("a1", "A", 1, "Ostria", "2026-10-01"), ("a2", "B", 2, "Mirela", "2026-10-02")]
+    articles, sentences, vectors = corpus(spec)
+    features = article_features(sentences, vectors, {"a1": "en", "a2": "en"})
+    published = {a.id: parse_published(a.published) for a in articles}
+    links = story_links(features, published, CONFIG)
+    assert links == []
+    earlier, _ = group_stories(articles[1:], features, [], {"a2": story_id("a1")})
+    assert [story.id for story in earlier] == [story_id("a1")]
+    expected = group_stories(articles, features, [], {"a2": story_id("a1")})
+    found = regroup_stories(articles, features, earlier, {"a1"}, [], lambda ids: [])
+    assert found == (*expected, 1)
+    assert [story.id for story in found[0]] == [story_id("a1#1"), story_id("a1")]
 
 
 def test_articles_published_further_apart_than_the_window_are_other_stories():
