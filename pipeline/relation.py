@@ -11,12 +11,13 @@ compared directly:
   people or places, different claims. So are two sides that both name a titled person and not
   the same one ("Secretary General Jens Stoltenberg" / "Secretary General Mark Rutte"), even
   when they share the organisation: who said it is part of the claim.
-- figures: both sides give numbers and share none, or both name a day of the week and not the
-  same one: the same statement with other figures or another day, a disagreement ("5 killed" /
-  "7 killed"), a finding itself. Numbers written in words are read by text2num ("three
-  thousand" is 3000, "twenty-five" 25), with multipliers ("1.5 million", "two dozen") and
-  times ("10:30"/"10.30") made one spelling; vague quantities ("thousands of", "several
-  thousand") are no figures.
+- figures: both sides give numbers and share none, or count one thing with other numbers
+  ("Fourteen people ... three crew members" / "Sixteen people ... three crew members"), or
+  both name a day of the week and not the same one: the same statement with other figures or
+  another day, a disagreement ("5 killed" / "7 killed"), a finding itself. Numbers written in
+  words are read by text2num ("three thousand" is 3000, "twenty-five" 25), with multipliers
+  ("1.5 million", "two dozen") and times ("10:30"/"10.30") made one spelling; vague
+  quantities ("thousands of", "several thousand") are no figures.
 - polarity: one side negates ("not", "never", "denied", "failed") and the other does not,
   while the rest of the two sentences is the same words ("the law violated the right" /
   "the law did not violate the right"). Paraphrase turns negation over freely ("no danger" /
@@ -55,6 +56,12 @@ _TITLES = frozenset(
     spokeswoman spokesperson chief director judge justice ambassador envoy king queen""".split()
 )
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+# Units of time: a span of time is counted in any of them ("72-hour", "three-day").
+_DURATIONS = frozenset(
+    unit + plural
+    for unit in "second minute hour day week month year decade".split()
+    for plural in ("", "s")
+)
 _NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(
@@ -152,17 +159,45 @@ def figures(text: str) -> set[str]:
     million" as "1500000", "two dozen" as "24"), times as "10.30"; not vague quantities
     ("thousands of"), "one" as a pronoun ("no one"), nor the day of a date ("8 November",
     "November 8"), which outlets write in other ways ("on Friday")."""
+    return {figure for figure, _ in _figure_tokens(text)}
+
+
+def counted(text: str) -> set[tuple[str, str]]:
+    """(thing, figure) for each figure of figures() and each of the two words after it that is
+    no function word, crudely stemmed: "Fourteen injured people" gives ("injur", "14") and
+    ("people", "14"). Two sentences that count one thing with other figures disagree."""
+    found = set()
+    for figure, following in _figure_tokens(text):
+        if following and following[0] in _DURATIONS:
+            continue  # "30-day" and "one-month" count one span of time in other units
+        for word in following:
+            if word.isalpha() and word not in FUNCTION_WORDS and word not in _NUMBER_WORDS:
+                found.add((_stem(word), figure))
+    return found
+
+
+def _figure_tokens(text: str) -> list[tuple[str, list[str]]]:
+    """figures()'s numbers, each with the two words after it, lowercased ([] where another
+    figure comes first)."""
     text = _PRONOUN_ONE.sub(" ", _VAGUE.sub(" ", _THOUSANDS.sub("", text)))
     text = _MULTIPLIED.sub(_multiply, alpha2digit(text, "en"))
     text = _TIME.sub(" ", text)
     text = _MONTH_DAY.sub(r"\1", _DAY_MONTH.sub(r"\1", text))
-    found = set()
-    for token in _tokens(text):
+    tokens = _tokens(text)
+    found = []
+    for index, token in enumerate(tokens):
         lowered = token.lower()
         if token[0].isdigit():
-            found.add(token.rstrip(".,"))
+            figure, following = token.rstrip(".,"), []
         elif (word := lowered.split("-")[0]) in _NUMBER_WORDS:  # "two-day" as well
-            found.add(_NUMBER_WORDS[word])
+            figure, following = _NUMBER_WORDS[word], lowered.split("-")[1:2]
+        else:
+            continue
+        for after in tokens[index + 1 : index + 3 - len(following)]:
+            if after[0].isdigit() or after.lower() in _NUMBER_WORDS:
+                break
+            following.append(after.lower())
+        found.append((figure, following))
     return found
 
 
@@ -193,6 +228,7 @@ class Facts:
     people: frozenset[str]  # names right after a title
     acronyms: frozenset[str]  # initials of runs of capitalised words
     figures: frozenset[str]
+    counted: frozenset[tuple[str, str]]  # (thing, figure)
     times: frozenset[str]
     weekdays: frozenset[str]
     negated: bool
@@ -206,6 +242,7 @@ def facts(text: str) -> Facts:
         frozenset(titled_people(text)),
         frozenset(_acronyms(text)),
         frozenset(figures(text)),
+        frozenset(counted(text)),
         frozenset(times(text)),
         frozenset(weekdays(text)),
         negated(text),
@@ -260,6 +297,8 @@ def relation(english_a: str, english_b: str) -> str:
         return DIFFERENT
     if a.figures and b.figures and not a.figures & b.figures:
         return DISAGREES
+    if _other_counts(a.counted, b.counted):
+        return DISAGREES
     if a.times and b.times and not a.times & b.times:
         return DISAGREES
     if a.weekdays and b.weekdays and not a.weekdays & b.weekdays:
@@ -267,6 +306,15 @@ def relation(english_a: str, english_b: str) -> str:
     if a.negated != b.negated and _only_polarity_differs(english_a, english_b):
         return DISAGREES
     return SAME
+
+
+def _other_counts(first: frozenset[tuple[str, str]], second: frozenset[tuple[str, str]]) -> bool:
+    """Whether one thing both sentences count has no figure in common on the two sides."""
+    by_thing: dict[str, tuple[set[str], set[str]]] = {}
+    for side, pairs in enumerate((first, second)):
+        for thing, figure in pairs:
+            by_thing.setdefault(thing, (set(), set()))[side].add(figure)
+    return any(a and b and not a & b for a, b in by_thing.values())
 
 
 def _only_polarity_differs(english_a: str, english_b: str) -> bool:

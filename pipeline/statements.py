@@ -2,7 +2,9 @@
 
 Groups grow from the alignment links, strongest first, by complete linkage: two groups merge
 only if every pair of their sentences from different articles is close (cosine at least
-`group_min_cosine`), and no article would have two different sentences in the group. Plain
+`group_min_cosine`) and states the same facts (pipeline/relation.py: a sentence without
+figures links to "14 people" and to "16 people", which must not become one statement), and no
+article would have two different sentences in the group. Plain
 connected components would chain A~B~C into one statement even when A and C say unrelated
 things; and an article says a statement once, so two of its sentences in one group mean two
 statements joined, through a sentence of another outlet that covers both (a one-to-many link)
@@ -22,7 +24,7 @@ import numpy as np
 
 from pipeline.align import DistinctVectors
 from pipeline.records import Alignment, Sentence
-from pipeline.relation import SAME
+from pipeline.relation import SAME, relation
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,20 @@ def group_statements(
                 found[article].add(vector)
         return found
 
+    # Per group, its sentences' English sides, each once.
+    english_in: dict[int, set[str]] = {row: {s.english} for row, s in enumerate(sentences)}
+
     def compatible(first: int, second: int) -> bool:
         """The groups hold no two different sentences of one article, and every two sentences
-        of theirs from different articles are close enough."""
+        of theirs from different articles are close enough and state the same facts."""
         by_article_first, by_article_second = vectors_by_article(first), vectors_by_article(second)
         for article in by_article_first.keys() & by_article_second.keys():
             if by_article_first[article] != by_article_second[article]:
                 return False
+        if any(
+            relation(a, b) != SAME for a in english_in[first] for b in english_in[second] if a != b
+        ):
+            return False
         cosines = distinct_rows[first] @ distinct_rows[second].T
         if cosines.min() >= min_cosine:
             return True
@@ -112,6 +121,7 @@ def group_statements(
         for row in members[second]:
             group_of[row] = first
         members[first] += members.pop(second)
+        english_in[first] |= english_in.pop(second)
         added = []
         for vector, articles in articles_in.pop(second).items():
             if vector not in articles_in[first]:

@@ -62,6 +62,12 @@ def test_sentences_naming_other_people_or_places_are_different_claims(a, b):
         # Irregular verbs: "sent" is "send" (found by a fresh-user trial).
         ("The army sent troops to the border.", "The army did not send troops to the border."),
         ("The UN said it would send a team.", "The UN did not say it would send a team."),
+        # One count differs though another is shared: 14 or 16 people (a fresh-user trial).
+        (
+            "Fourteen people were treated in hospital, three of them members of the crew.",
+            "Sixteen people, including three crew members, were taken to hospital.",
+        ),
+        ("The fire killed 5 people and injured 12.", "The fire killed 7 people and injured 12."),
     ],
 )
 def test_the_same_claim_with_other_figures_or_the_opposite_polarity_disagrees(a, b):
@@ -107,6 +113,17 @@ def test_the_same_claim_with_other_figures_or_the_opposite_polarity_disagrees(a,
         (
             "The dam burst shortly after 3 a.m. on Tuesday.",
             "The dam burst on Tuesday and flooded some 200 houses.",
+        ),
+        # One side gives a count the other leaves out: no other count of the same thing.
+        (
+            "Fourteen people, including three crew members, were taken to hospital.",
+            "Fourteen people were hospitalised.",
+        ),
+        ("The fire killed 5 people and destroyed 30 homes.", "Five people died in the fire."),
+        # A span of time in other units is no other count (the paraphrase gold's ceasefire).
+        (
+            "They agreed to a 30-day ceasefire after three days of talks.",
+            "They signed up to a one-month ceasefire after talks lasting three days.",
         ),
         # One side names no one: nothing to compare.
         (

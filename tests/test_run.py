@@ -12,6 +12,7 @@ import pytest
 from helpers import break_segmentation
 
 from pipeline.config import Config, load_config
+from pipeline.relation import DISAGREES
 from pipeline.run import RunError, run
 from pipeline.translate.argos import ArgosTranslator
 from pipeline.translate.packages import install_command
@@ -168,6 +169,30 @@ def test_translation_memory_fills_sentences_before_mt(corpus, tmp_path):
     water = {s["group"] for s in statements if "drinking water" in s["english"].lower()}
     assert len(water) == 1
     assert len({s["source"] for s in statements if s["group"] in water}) >= 4
+
+
+def test_an_outlet_giving_another_count_is_no_member_of_the_statement_and_disagrees(
+    corpus, tmp_path
+):
+    """One outlet says sixteen were taken to hospital where six say fourteen, each with the
+    same three crew members (a fresh-user trial's edit): its sentence is linked to theirs as
+    `disagrees`, and is no member of their statement."""
+    page = corpus / "marenburg-herald" / "barge-spill.txt"
+    text = page.read_text(encoding="utf-8")
+    assert text.count("Fourteen people") == 1
+    page.write_text(text.replace("Fourteen people", "Sixteen people"), encoding="utf-8")
+    result = run(corpus, config_for(tmp_path, None, tm_files=[str(SAMPLE / "tm.tsv")]))
+    statements = read_csv(result.run_dir / "statements.csv")
+    fourteen = {s["group"] for s in statements if s["english"].startswith("Fourteen")}
+    assert len(fourteen) == 1
+    members = [s for s in statements if s["group"] in fourteen]
+    assert len({s["source"] for s in members}) >= 4
+    assert not [s for s in members if "Sixteen" in s["english"]]
+    sixteen = [
+        x for x in result.alignments
+        if "Sixteen" in x.a.english + x.b.english and "Fourteen" in x.a.english + x.b.english
+    ]  # fmt: skip
+    assert sixteen and {x.relation for x in sixteen} == {DISAGREES}
 
 
 def test_memory_entries_match_however_the_page_spells_them_and_empty_ones_fall_to_mt(

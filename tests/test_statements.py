@@ -46,6 +46,21 @@ def test_a_sentence_another_source_gives_with_other_figures_is_not_unique():
     assert [u.sentence for u in unique_sentences([a, b, c], statements, links)] == [c]
 
 
+def test_a_sentence_without_figures_does_not_join_two_counts_into_one_statement():
+    """c gives no figure, so it is the same as a (14) and as b (16); a and b disagree, and
+    complete linkage keeps them apart however close their vectors are."""
+    texts = ["Fourteen people were taken to hospital.", "Sixteen people were taken to hospital.",
+             "People were taken to hospital."]  # fmt: skip
+    a, b, c = (
+        Sentence(name, name, 0, text, english=text) for name, text in zip("abc", texts, strict=True)
+    )
+    vectors = normalised([[1, 0.02], [1, 0.03], [1, 0]])
+    links = [Alignment(a, c, 0.99, 1.6), Alignment(b, c, 0.99, 1.5),
+             Alignment(a, b, 0.99, 1.4, relation="disagrees")]  # fmt: skip
+    statements = group_statements([a, b, c], vectors, links, min_cosine=0.5)
+    assert [[m.article_id for m in s.members] for s in statements] == [["a", "c"]]
+
+
 def test_a_statement_carried_by_three_outlets_is_one_group_with_a_central_representative():
     members = [sentence("a", 2), sentence("b", 0), sentence("c", 5)]
     vectors = normalised([[1, 0.1, 0], [1, 0, 0], [1, 0, 0.1]])
