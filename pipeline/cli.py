@@ -108,7 +108,10 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="write a run's report.html anew")
     report.add_argument(*RUN_ARGUMENT, **RUN_OPTIONS)
-    report.add_argument("--out", type=Path, help="where to write it (default: RUN/report.html)")
+    report.add_argument(
+        "--out", type=Path, metavar="FILE.html",
+        help="where to write it, report.xlsx beside it as FILE.xlsx (default: RUN/report.html)",
+    )  # fmt: skip
     report.add_argument(
         "--stories", type=_positive, default=SHOWN_STORIES, metavar="N",
         help=f"show the N newest stories (default {SHOWN_STORIES})",
@@ -207,6 +210,8 @@ def _run_folder(path: Path) -> Path:
 
 def _report(args: argparse.Namespace) -> int:
     run_dir = _run_folder(args.run)
+    if not args.run.exists():
+        raise PathError(f"{args.run} does not exist")
     if not (run_dir / "run.json").is_file():
         raise PathError(f"{args.run} is not a run folder (no run.json), nor an output folder")
     if args.out is not None and (args.out.suffix.lower() not in (".html", ".htm")):

@@ -332,22 +332,41 @@ def table_rows(
     sentences.csv and articles.csv), only theirs: read by the byte ranges of the folder's row
     index (ROW_INDEX, or `index` if given) where it has them, else picked from the whole table.
 
-    Raises OSError (no such file), ValueError (not UTF-8: a UnicodeDecodeError), csv.Error
+    Raises OSError (no such file), ValueError (not UTF-8), csv.Error
     (not CSV, a row shorter than the header, or a header without one of `columns`); the
     messages name the file."""
-    key = "article" if name in ("sentences.csv", "articles.csv") else "story"
     ranges = None
     if groups is not None:
-        ranges = (read_row_index(folder) if index is None else index).get(name)
+        index = read_row_index(folder) if index is None else index
+        ranges = index.get(name)
+    changed = _changed_since_written(folder / name, index) if index is not None else ""
     try:
-        with (folder / name).open("rb") as handle:
+        # A changed table's byte ranges no longer hold: it is read whole.
+        rows = _rows(folder / name, groups, None if changed else ranges, columns)
+    except (ValueError, csv.Error) as error:  # ValueError: not UTF-8
+        if changed:
+            raise type(error)(f"{error} ({changed})") from None
+        raise
+    if changed:
+        log.warning("%s: %s; its rows are read as they are now", folder / name, changed)
+    return rows
+
+
+def _rows(
+    path: Path, groups: Collection[str] | None, ranges: Any, columns: Collection[str]
+) -> list[dict[str, str]]:
+    key = "article" if path.name in ("sentences.csv", "articles.csv") else "story"
+    try:
+        with path.open("rb") as handle:
             if groups is None or not isinstance(ranges, dict):
-                reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
-                rows = list(reader)
+                # utf-8-sig: a table saved from a spreadsheet may start with a byte order mark.
+                text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+                reader = csv.DictReader(text)
+                rows = _checked(list(reader), reader.fieldnames, columns, path)
                 if groups is not None:
                     wanted = set(groups)
                     rows = [row for row in rows if plain_cell(row.get(key) or "") in wanted]
-                return _checked(rows, reader.fieldnames, columns, folder / name)
+                return rows
             header = handle.readline()
             rows = []
             for group in sorted(set(groups) & set(ranges)):
@@ -356,11 +375,22 @@ def table_rows(
                 text = (header + handle.read(end - start)).decode("utf-8")
                 rows += csv.DictReader(io.StringIO(text, newline=""))
             fields = next(csv.reader(io.StringIO(header.decode("utf-8"), newline="")), [])
-            return _checked(rows, fields, columns, folder / name)
+            return _checked(rows, fields, columns, path)
     except UnicodeDecodeError as error:
-        raise UnicodeDecodeError(
-            error.encoding, error.object, error.start, error.end, f"{folder / name}: not UTF-8"
-        ) from None
+        raise ValueError(f"{path}: not UTF-8 (byte {error.start} of a row)") from None
+
+
+def _changed_since_written(path: Path, index: Mapping[str, Any]) -> str:
+    """How table `path` differs from what its run wrote (ROW_INDEX's "files": its size), as
+    when saved from a spreadsheet or cut short; "" where it does not, or is not recorded."""
+    written = (index.get("files") or {}).get(path.name)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return ""  # the read says what is wrong
+    if not isinstance(written, list) or not written or size == written[0]:
+        return ""
+    return f"changed since the run wrote it: {size} bytes, written {written[0]}"
 
 
 def _checked(

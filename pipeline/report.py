@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.export import plain_cell, read_row_index, table_rows
+from pipeline.export import atomic_file, plain_cell, read_row_index, table_rows
 from pipeline.spans import divergent_ranges
 from pipeline.stories import parse_published
 from pipeline.workbook import write_workbook
@@ -93,7 +93,8 @@ class StoryView:
     # coverage_sources).
     coverage: list[tuple[str, list[int]]] = field(default_factory=list)
     coverage_sources: list[str] = field(default_factory=list)
-    unique: dict[str, list[Wording]] = field(default_factory=dict)
+    unique: dict[str, list[Wording]] = field(default_factory=dict)  # SHOWN_UNIQUE a source
+    unique_totals: dict[str, int] = field(default_factory=dict)  # all, by source
     articles: list[ArticleView] = field(default_factory=list)
 
     @property
@@ -130,13 +131,16 @@ def write_report(
     index = read_row_index(run_dir) if index is None else index
     tables = read_tables(run_dir, max_stories, index)
     view = run_view(run_dir, tables, info)
+    page = _render(view)
     path = path or run_dir / REPORT_FILE
-    path.write_text(_render(view), encoding="utf-8")
     statements = {statement.id for story in view.stories for statement in story.statements}
+    # The workbook first: a run's tables it cannot read leave the page as it was, too.
     try:
         write_workbook(run_dir, tables, statements, path.with_suffix(".xlsx"), index)
-    except (ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
-        raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
+    except (FileNotFoundError, ValueError, KeyError, csv.Error) as error:  # a table
+        raise _unreadable(run_dir, error) from error
+    with atomic_file(path) as handle:
+        handle.write(page)
     return path
 
 
@@ -181,18 +185,18 @@ def read_tables(
     them; and "shown", those stories' rows of stories.csv, newest first.
 
     Raises ReportError when a table is missing or unreadable."""
+    index = read_row_index(run_dir) if index is None else index
     try:
         stories = table_rows(run_dir, "stories.csv", columns=COLUMNS["stories.csv"])
         shown = _newest(stories)[:max_stories]
         ids = [row["story"] for row in shown]
-        index = read_row_index(run_dir) if index is None else index
         tables = {
             name: table_rows(run_dir, f"{name}.csv", ids, index, COLUMNS[f"{name}.csv"])
             for name in ("statements", "coverage", "unique")
         }
-        articles = table_rows(run_dir, "articles.csv", columns=COLUMNS["articles.csv"])
+        articles = table_rows(run_dir, "articles.csv", index=index, columns=COLUMNS["articles.csv"])
     except (OSError, ValueError, KeyError, csv.Error) as error:  # ValueError: not UTF-8
-        raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
+        raise _unreadable(run_dir, error) from error
     return {"stories": stories, "shown": shown, "articles": articles, **tables}
 
 
@@ -205,15 +209,12 @@ def run_view(
     its articles. `info`: its run.json, else read from the folder.
 
     Raises ReportError when run.json is missing or unreadable."""
-    if info is None:
-        try:
-            info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ReportError(f"cannot read the run in {run_dir}: {error}") from error
+    info = _run_info(run_dir) if info is None else info
     views = [_story(row) for row in tables["shown"]]
     by_id = {view.id: view for view in views}
     articles = tables["articles"]
     undated = {plain_cell(row["article"]) for row in articles if not row["published"].strip()}
+    day_only = {plain_cell(row["article"]) for row in articles if _day_only(row["published"])}
     groups_of: dict[str, list[list[dict[str, str]]]] = defaultdict(list)
     for group in _groups(tables["statements"]).values():
         groups_of[group[0]["story"]].append(group)
@@ -223,7 +224,9 @@ def run_view(
     for story in views:
         groups = sorted(groups_of[story.id], key=_strength)
         story.statements_total = len(groups)
-        story.statements = [_statement(group, undated) for group in groups[:SHOWN_STATEMENTS]]
+        story.statements = [
+            _statement(group, undated, day_only) for group in groups[:SHOWN_STATEMENTS]
+        ]
         rows = [coverage_of[story.id].get(s.id) for s in story.statements]
         if rows and all(rows):
             story.coverage_sources = [s for s in story.sources if s in rows[0]]
@@ -237,7 +240,9 @@ def run_view(
     for row in tables["unique"]:
         story = by_id.get(row["story"])
         if story is not None:
-            words = story.unique.setdefault(plain_cell(row["source"]), [])
+            source = plain_cell(row["source"])
+            words = story.unique.setdefault(source, [])
+            story.unique_totals[source] = story.unique_totals.get(source, 0) + 1
             if len(words) < SHOWN_UNIQUE:
                 words.append(_wording(row, None, "unique"))
     for row in articles:
@@ -252,6 +257,36 @@ def run_view(
         stories=views,
         stories_total=len(tables["stories"]),
     )
+
+
+def _unreadable(run_dir: Path, error: Exception) -> ReportError:
+    """A table of the run could not be read: why, in one line that names the file."""
+    if isinstance(error, FileNotFoundError):
+        return ReportError(f"cannot read the run in {run_dir}: {error.filename} is missing")
+    return ReportError(f"cannot read the run in {run_dir}: {error}")
+
+
+# What the report reads of run.json, and the type each must have.
+RUN_INFO = {"run_id": str, "finished": str, "counts": dict, "missing_models": list}
+
+
+def _run_info(run_dir: Path) -> dict[str, Any]:
+    """run.json of `run_dir`, checked for what the report reads of it.
+
+    Raises ReportError naming run.json when it is missing, not JSON, or not a run's."""
+    path = run_dir / "run.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
+        raise ReportError(f"cannot read {path}: {error}") from error
+    if not isinstance(info, dict):
+        raise ReportError(f"{path} is not a Parallax run.json: not a JSON object")
+    for key, kind in RUN_INFO.items():
+        if key in info and not isinstance(info[key], kind):
+            raise ReportError(f"{path} is not a Parallax run.json: {key} is no {kind.__name__}")
+    if not all(isinstance(model, dict) for model in info.get("missing_models", [])):
+        raise ReportError(f"{path} is not a Parallax run.json: missing_models holds no objects")
+    return info
 
 
 def _count(number: int, singular: str, plural: str = "") -> str:
@@ -281,8 +316,8 @@ def _story(row: dict[str, str]) -> StoryView:
     return StoryView(
         id=row["story"],
         title=plain_cell(row["title"]),
-        first_published=row["first_published"],
-        last_published=row["last_published"],
+        first_published=_shown_date(row["first_published"]),
+        last_published=_shown_date(row["last_published"]),
         sources=_listed(row["sources"]),
         languages=_listed(row["languages"]),
     )
@@ -305,11 +340,13 @@ def _strength(rows: list[dict[str, str]]) -> tuple[int, int, str]:
     return -len(sources), -len({row["lang"] for row in rows}), rows[0]["group"]
 
 
-def _statement(rows: list[dict[str, str]], undated: Collection[str]) -> StatementView:
+def _statement(
+    rows: list[dict[str, str]], undated: Collection[str], day_only: Collection[str]
+) -> StatementView:
     """One statement from its statements.csv rows (first carrier first); `undated`: the
-    articles that state no date."""
+    articles that state no date; `day_only`: those that state a day without a time."""
     representative = plain_cell(rows[0]["representative"])
-    wordings = [_wording(row, representative, _when(row, undated)) for row in rows]
+    wordings = [_wording(row, representative, _when(row, undated, day_only)) for row in rows]
     return StatementView(
         id=rows[0]["group"],
         representative=representative,
@@ -319,17 +356,37 @@ def _statement(rows: list[dict[str, str]], undated: Collection[str]) -> Statemen
     )
 
 
-def _when(row: dict[str, str], undated: Collection[str]) -> str:
+def _when(row: dict[str, str], undated: Collection[str], day_only: Collection[str]) -> str:
     """ "first", "+3.5 h" after the first carrier, or "undated". A lag measured from when an
     accumulating corpus first read an undated article says "(first seen)", as stories.csv
-    does."""
-    lag = row["lag_hours"]
+    does; one from a day without a time (taken as midnight) is in days, "same day" or "+2 d":
+    hours would claim more than is known."""
+    lag, article = row["lag_hours"], plain_cell(row["article"])
     if plain_cell(row["source"]) == plain_cell(row["first_source"]) and lag in ("", "0.0"):
         return "first" if row["first_published"] else "undated"
     if not lag:
         return "undated"
-    seen = plain_cell(row["article"]) in undated or row["first_published"].endswith("seen)")
-    return f"+{lag} h (first seen)" if seen else f"+{lag} h"
+    if article in undated or row["first_published"].endswith("seen)"):
+        return f"+{lag} h (first seen)"
+    if article in day_only or _day_only(row["first_published"]):
+        days = int(float(lag) // 24)
+        return "same day" if days == 0 else f"+{days} d"
+    return f"+{lag} h"
+
+
+def _day_only(published: str) -> bool:
+    """Whether a publication date gives a day and no time ("2026-10-03", "03.10.2026")."""
+    text = published.strip()
+    return bool(text) and ":" not in text and parse_published(text) is not None
+
+
+def _shown_date(published: str) -> str:
+    """A publication date as the report shows it: a day as given, a time to the minute in
+    UTC ("2026-10-03 07:10 UTC"), anything else as given."""
+    moment = parse_published(published)
+    if moment is None or _day_only(published):
+        return published
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _wording(row: dict[str, str], representative: str | None, when: str) -> Wording:
@@ -358,7 +415,7 @@ def _article(row: dict[str, str]) -> ArticleView:
     return ArticleView(
         title=plain_cell(row["title"]) or plain_cell(row["article"]),
         source=plain_cell(row["source"]),
-        published=row["published"],
+        published=_shown_date(row["published"]),
         lang=row["lang"],
         url=url if url.lower().startswith(("http://", "https://")) else "",
     )

@@ -16,7 +16,13 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.export import FORMULA_PREFIXES, plain_cell, read_row_index, table_rows
+from pipeline.export import (
+    FORMULA_PREFIXES,
+    atomic_file,
+    plain_cell,
+    read_row_index,
+    table_rows,
+)
 
 WORKBOOK_FILE = "report.xlsx"
 # Sheets in this order; each is the table of the same name, its rows those of the shown
@@ -33,6 +39,8 @@ NUMERIC_COLUMNS = frozenset(
 )
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 MAX_CELL_CHARS = 32767  # Excel's limit
+# strings_to_formulas off: write_string is used throughout, this is a second guard.
+OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "constant_memory": True}
 
 
 def write_workbook(
@@ -72,18 +80,23 @@ def write_workbook(
         "articles": articles,
         "sentences": sentences,
         "alignments": alignments,
-        "rejects": table_rows(run_dir, "rejects.csv"),
+        "rejects": table_rows(run_dir, "rejects.csv", columns=("input", "reason")),
         "unique": tables["unique"],
         **{
             name: [row for row in tables[name] if row["group"] in statements]
             for name in ("statements", "coverage")
         },
     }
-    # strings_to_formulas off: write_string is used throughout, this is a second guard.
-    workbook = xlsxwriter.Workbook(
-        str(path),
-        {"strings_to_formulas": False, "strings_to_urls": False, "constant_memory": True},
-    )
+    # Into a temporary file renamed over `path`: a workbook is never seen half-written, and
+    # a path that cannot be written is an OSError (XlsxWriter's own error is none).
+    with atomic_file(path, binary=True) as handle:
+        _write_sheets(xlsxwriter.Workbook(handle, OPTIONS), run_dir, rows, cut)
+    return path
+
+
+def _write_sheets(
+    workbook: Any, run_dir: Path, rows: Mapping[str, list[dict[str, str]]], cut: Mapping[str, bool]
+) -> None:
     try:
         header = workbook.add_format({"bold": True, "bg_color": "#eef0f3"})
         quoted = workbook.add_format({"quote_prefix": True})
@@ -106,7 +119,6 @@ def write_workbook(
             sheet.set_column(0, max(len(columns) - 1, 0), 24)
     finally:
         workbook.close()
-    return path
 
 
 def _first_rows(

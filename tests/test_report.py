@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 from helpers import SCREENSHOTS, headless_chromium, needs_chromium
 
+from pipeline import report as report_module
 from pipeline import workbook as workbook_module
 from pipeline.config import load_config
 from pipeline.export import ROW_INDEX
@@ -107,6 +108,27 @@ def test_what_only_one_source_said_and_the_articles_are_listed(sample_run, sampl
         assert not row["url"] or row["url"] in links
 
 
+def test_times_are_shown_as_precise_as_the_articles_state_them(sample_run, monkeypatch):
+    """A day without a time is no midnight: a lag from it is in days ("same day"); a time is
+    shown to the minute in UTC. What only one source said counts all of it where it is cut."""
+    (story,) = read_run(sample_run).stories
+    articles = {row["article"]: row for row in rows(sample_run / "articles.csv")}
+    assert articles["continental-wire/veltava-spill.md"]["published"] == "2026-10-03"
+    assert story.first_published == "2026-10-03"
+    assert story.last_published == "2026-10-03 07:10 UTC"  # 09:10 at +02:00
+    whens = [w for s in story.statements for w in s.wordings if w.source == "riverside-post"]
+    assert whens and {w.when for w in whens} <= {"same day", "first"}
+    assert {a.published for a in story.articles} >= {"2026-10-03", "2026-10-03 07:10 UTC"}
+    unique = rows(sample_run / "unique.csv")
+    assert story.unique_totals == {
+        source: sum(row["source"] == source for row in unique) for source in story.unique_totals
+    }
+    monkeypatch.setattr(report_module, "SHOWN_UNIQUE", 1)
+    (story,) = read_run(sample_run).stories
+    cut = [source for source, total in story.unique_totals.items() if total > 1]
+    assert cut and all(len(story.unique[source]) == 1 for source in cut)
+
+
 def test_report_xlsx_holds_the_shown_stories_tables_in_unicode_with_numbers_as_numbers(
     sample_run,
 ):
@@ -167,7 +189,8 @@ def test_parallax_report_refuses_what_is_no_run_in_one_line(sample_run, tmp_path
     shutil.copytree(sample_run, broken)
     statements = broken / "statements.csv"
     cases = {
-        ("--run", str(tmp_path / "missing")): (2, "is not a run folder"),
+        ("--run", str(tmp_path / "missing")): (2, "does not exist"),
+        ("--run", str(tmp_path)): (2, "is not a run folder"),
         ("--run", str(sample_run), "--out", str(tmp_path / "r.xlsx")): (2, "name an .html file"),
         ("--run", str(sample_run), "--out", str(tmp_path / "no" / "r.html")): (2, "does not exist"),
         ("--run", str(sample_run), "--stories", "0"): (2, "at least 1"),
@@ -177,8 +200,10 @@ def test_parallax_report_refuses_what_is_no_run_in_one_line(sample_run, tmp_path
         assert done.returncode == code and says in done.stderr, (args, done.stderr)
     written = statements.read_bytes()
     header = written.split(b"\n", 1)[0] + b"\n"
+    fifth = len(b"".join(written.splitlines(keepends=True)[:5]))
     for damage, says in (
-        (written[:5000], "has not as many cells as the header"),  # cut short
+        # Cut short inside a row: read whole (it changed since written), a row is incomplete.
+        (written[: written.index(b",", fifth) + 1], "has not as many cells as the header"),
         (b"foo,bar\n1,2\n", "has no column"),  # not ours
         (header + b"\xff\xfe" * 5000, "not UTF-8"),
     ):
@@ -186,6 +211,53 @@ def test_parallax_report_refuses_what_is_no_run_in_one_line(sample_run, tmp_path
         done = report("--run", str(broken), "--out", str(tmp_path / "r.html"))
         assert done.returncode == 1 and says in done.stderr and "statements.csv" in done.stderr
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_parallax_report_names_what_is_wrong_and_leaves_the_page_as_it_was(sample_run, tmp_path):
+    """A run.json that is not a run's, a table gone, a workbook path that is a folder: one
+    line each, exit 1, and the page not written. A table cut at a row's end is read as it is,
+    with a warning; one saved with a byte order mark is read."""
+
+    def report(run_dir: Path, out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(PARALLAX), "report", "--run", str(run_dir), "--out", str(out)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+
+    def broken(name: str) -> Path:
+        run_dir = tmp_path / name
+        shutil.copytree(sample_run, run_dir)
+        return run_dir
+
+    out = tmp_path / "out" / "r.html"
+    out.parent.mkdir()
+    failing = []
+    for damage in ("[1, 2]", '{"counts": 5}', '{"finished": 123}', '{"missing_models": [3]}'):
+        run_dir = broken(f"info-{len(failing)}")
+        (run_dir / "run.json").write_text(damage, encoding="utf-8")
+        failing.append((run_dir, out, "run.json is not a Parallax run.json"))
+    run_dir = broken("no-rejects")
+    (run_dir / "rejects.csv").unlink()
+    failing.append((run_dir, out, "rejects.csv is missing"))
+    folder_in_the_way = tmp_path / "xlsx" / "r.html"
+    folder_in_the_way.with_suffix(".xlsx").mkdir(parents=True)
+    failing.append((sample_run, folder_in_the_way, "r.xlsx"))
+    for run_dir, page, says in failing:
+        done = report(run_dir, page)
+        assert done.returncode == 1 and says in done.stderr, (run_dir, done.stderr)
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert not page.exists()
+
+    run_dir = broken("cut")
+    statements = (run_dir / "statements.csv").read_bytes().splitlines(keepends=True)
+    (run_dir / "statements.csv").write_bytes(b"".join(statements[:10]))
+    done = report(run_dir, out)
+    assert done.returncode == 0
+    assert "statements.csv: changed since the run wrote it" in done.stderr
+    run_dir = broken("bom")
+    stories = run_dir / "stories.csv"
+    stories.write_bytes(b"\xef\xbb\xbf" + stories.read_bytes())
+    assert report(run_dir, out).returncode == 0
 
 
 def test_parallax_report_writes_it_anew_from_the_tables(sample_run, tmp_path):
@@ -256,8 +328,18 @@ def test_report_in_headless_chromium_shows_wordings_and_the_heatmap(sample_run, 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOTS / "report-top.png"))
         heatmap = driver.find_element(By.CSS_SELECTOR, ".heatmap")
-        driver.execute_script("arguments[0].scrollIntoView()", heatmap)
         assert heatmap.size["height"] > 200
+        # Its heading, legend and outlet names in view, below the sticky filters.
+        heading = driver.find_element(By.CSS_SELECTOR, "h3[id^=coverage-]")
+        driver.execute_script("arguments[0].scrollIntoView()", heading)
+        top, covered = driver.execute_script(
+            "return [arguments[0].getBoundingClientRect().top,"
+            " document.getElementById('filters').getBoundingClientRect().bottom]",
+            heading,
+        )
+        assert top >= covered
+        sources = heatmap.find_elements(By.CSS_SELECTOR, ".xtick text")
+        assert sources and all(text.is_displayed() for text in sources)
         driver.save_screenshot(str(SCREENSHOTS / "report-heatmap.png"))
         Select(driver.find_element(By.ID, "filter-lang")).select_by_visible_text("ru")
         shown = [w for w in driver.find_elements(By.CSS_SELECTOR, "tr.wording") if w.is_displayed()]
