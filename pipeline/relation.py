@@ -176,8 +176,10 @@ def counted(text: str) -> set[tuple[str, str]]:
     return found
 
 
-def _figure_tokens(text: str) -> list[tuple[str, list[str]]]:
-    """figures()'s numbers, each with the two words after it, lowercased ([] where another
+# figures() and counted() of one sentence read it once (facts() asks both).
+@functools.lru_cache(maxsize=1 << 12)
+def _figure_tokens(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """figures()'s numbers, each with the two words after it, lowercased (none where another
     figure comes first)."""
     text = _PRONOUN_ONE.sub(" ", _VAGUE.sub(" ", _THOUSANDS.sub("", text)))
     text = _MULTIPLIED.sub(_multiply, alpha2digit(text, "en"))
@@ -197,8 +199,8 @@ def _figure_tokens(text: str) -> list[tuple[str, list[str]]]:
             if after[0].isdigit() or after.lower() in _NUMBER_WORDS:
                 break
             following.append(after.lower())
-        found.append((figure, following))
-    return found
+        found.append((figure, tuple(following)))
+    return tuple(found)
 
 
 def times(text: str) -> set[str]:

@@ -9,6 +9,7 @@ figure. Runs are trimmed to content words; runs of function words alone are not 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -19,6 +20,7 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _normal(word: str) -> str:
     """Lower case, with a plural or possessive ending dropped, so "troops" meets "troop"."""
     word = word.lower().replace("’", "'")
@@ -33,9 +35,8 @@ def divergent_ranges(
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Runs of words only in `text_a`, and only in `text_b`, in reading order, each as the
     character range [start, end) it spans in its text (punctuation between its words included)."""
-    found_a, found_b = list(WORD.finditer(text_a)), list(WORD.finditer(text_b))
-    normal_a = [_normal(m.group()) for m in found_a]
-    normal_b = [_normal(m.group()) for m in found_b]
+    found_a, normal_a = _words(text_a)
+    found_b, normal_b = _words(text_b)
     matcher = difflib.SequenceMatcher(None, normal_a, normal_b, autojunk=False)
     matched_a, matched_b = set(), set()
     for block in matcher.get_matching_blocks():
@@ -53,8 +54,19 @@ def divergent_spans(text_a: str, text_b: str) -> tuple[list[str], list[str]]:
     return [text_a[s:e] for s, e in ranges_a], [text_b[s:e] for s, e in ranges_b]
 
 
+# A sentence is compared with each sentence it is linked to: its words are found once.
+@functools.lru_cache(maxsize=1 << 14)
+def _words(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
+    """The words of `text`: each one's character range, and its _normal() form."""
+    found = list(WORD.finditer(text))
+    return tuple(m.span() for m in found), tuple(_normal(m.group()) for m in found)
+
+
 def _runs(
-    words: list[re.Match[str]], normal: list[str], matched: set[int], other: set[str]
+    words: tuple[tuple[int, int], ...],
+    normal: tuple[str, ...],
+    matched: set[int],
+    other: set[str],
 ) -> list[tuple[int, int]]:
     def has_counterpart(index: int) -> bool:
         # A function word found somewhere in the other side says nothing: only its place in
@@ -75,5 +87,5 @@ def _runs(
     for run in runs:
         content = [i for i in run if normal[i] not in FUNCTION_WORDS]
         if content:  # trimmed to start and end on a content word
-            ranges.append((words[content[0]].start(), words[content[-1]].end()))
+            ranges.append((words[content[0]][0], words[content[-1]][1]))
     return ranges
