@@ -172,12 +172,17 @@ class ArticlePair:
     def relation(self, i: int, j: int) -> str:
         return relation(self.a[i].english, self.b[j].english)
 
-    def cosine_floor(self, i: int, j: int, config: AlignConfig) -> float:
-        """`min_cosine`, or the lower `min_cosine_shared_figure` when both sides give one same
-        figure ("14 people", "fourteen injured"): a paraphrase far in words, near in fact."""
-        if share_a_figure(self.a[i].english, self.b[j].english):
-            return min(config.min_cosine, config.min_cosine_shared_figure)
-        return config.min_cosine
+    def close_enough(self, i: int, j: int, config: AlignConfig) -> bool:
+        """Whether the pair's cosine is at least `min_cosine`, or the lower
+        `min_cosine_shared_figure` when both sides give one same figure ("14 people",
+        "fourteen injured"): a paraphrase far in words, near in fact. The figures are read
+        only for a cosine between the two."""
+        cosine = self.cosines[i, j]
+        if cosine >= config.min_cosine:
+            return True
+        if cosine < min(config.min_cosine, config.min_cosine_shared_figure):
+            return False
+        return share_a_figure(self.a[i].english, self.b[j].english)
 
     def link(self, i: int, j: int, method: str) -> Alignment:
         only_a, only_b = divergent_spans(self.a[i].english, self.b[j].english)
@@ -283,13 +288,12 @@ def merge_candidates(
     """Possible one-to-many links, as (a, b1, b2, flipped): `a` may merge b1 (its link) and b2.
 
     b2 is a sentence left without a link whose best match is `a`, close enough on its own
-    (the cosine floor of `cosine_floor`).
+    (the cosine floor of `close_enough`).
     `flipped` means the roles of the two articles are swapped.
     """
     candidates = []
     for flipped in (False, True):
         margins = pair.margins.T if flipped else pair.margins
-        cosines = pair.cosines.T if flipped else pair.cosines
         partner = {(j if flipped else i): (i if flipped else j) for i, j in links}
         linked_other = set(partner.values())
         best_for_other = margins.argmax(axis=0)
@@ -297,8 +301,9 @@ def merge_candidates(
             a = int(best_for_other[b2])
             if b2 in linked_other or a not in partner:
                 continue
-            floor = pair.cosine_floor(*((b2, a) if flipped else (a, b2)), config)
-            if margins[a, b2] >= config.margin_threshold and cosines[a, b2] >= floor:
+            if margins[a, b2] >= config.margin_threshold and pair.close_enough(
+                *((b2, a) if flipped else (a, b2)), config
+            ):
                 candidates.append((a, partner[a], b2, flipped))
     return candidates
 
@@ -369,7 +374,7 @@ def plan_pair(pair: ArticlePair, config: AlignConfig, with_joined: bool) -> Pair
         (i, j)
         for i, j in mutual_best(pair.margins)
         if pair.margins[i, j] >= config.margin_threshold
-        and pair.cosines[i, j] >= pair.cosine_floor(i, j, config)
+        and pair.close_enough(i, j, config)
         and pair.relation(i, j) != DIFFERENT  # other people or places: another claim
     ]
     if not with_joined:
