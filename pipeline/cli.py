@@ -218,6 +218,9 @@ def _report(args: argparse.Namespace) -> int:
         raise PathError(f"--out {args.out}: name an .html file (report.xlsx goes beside it)")
     if args.out is not None and not args.out.parent.is_dir():
         raise PathError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    for path in (args.out, args.out.with_suffix(".xlsx")) if args.out is not None else ():
+        if path.is_dir():
+            raise PathError(f"--out {args.out}: {path} is a folder")
     path = write_report(run_dir, args.out, max_stories=args.stories)
     print(f"report: {path}")
     print(f"workbook: {path.with_suffix('.xlsx')}")

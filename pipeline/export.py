@@ -98,16 +98,21 @@ def neutralise_row(row: Sequence[Any]) -> list[Any]:
 @contextlib.contextmanager
 def atomic_file(path: Path, binary: bool = False) -> Iterator[Any]:
     """A text (or `binary`) handle on a temporary file in the same folder, fsynced and renamed
-    over `path` when the block completes, so `path` is never seen half-written."""
+    over `path` when the block completes, so `path` is never seen half-written; removed when
+    the block or the rename fails."""
     temporary = path.with_name(f".{path.name}.tmp")
     # Never through a link planted at the temporary name; the mode is left to the umask.
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
     mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": ""}
-    with open(fd, **mode) as handle:
-        yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(fd, **mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -347,9 +352,13 @@ def table_rows(
         if changed:
             raise type(error)(f"{error} ({changed})") from None
         raise
-    if changed:
+    if changed and (folder / name, changed) not in _WARNED:
+        _WARNED.add((folder / name, changed))  # a report reads a table once per story
         log.warning("%s: %s; its rows are read as they are now", folder / name, changed)
     return rows
+
+
+_WARNED: set[tuple[Path, str]] = set()
 
 
 def _rows(

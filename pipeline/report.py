@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping
@@ -22,6 +23,8 @@ from pipeline.export import atomic_file, plain_cell, read_row_index, table_rows
 from pipeline.spans import divergent_ranges
 from pipeline.stories import parse_published
 from pipeline.workbook import write_workbook
+
+log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
 SHOWN_STORIES = 20  # the newest; stories.csv lists them all
@@ -210,6 +213,12 @@ def run_view(
 
     Raises ReportError when run.json is missing or unreadable."""
     info = _run_info(run_dir) if info is None else info
+    counted = info.get("counts", {}).get("stories")
+    if isinstance(counted, int) and counted != len(tables["stories"]):
+        log.warning(
+            "%s holds %d stories, its run.json counts %d: it changed since the run wrote it",
+            run_dir / "stories.csv", len(tables["stories"]), counted,
+        )  # fmt: skip
     views = [_story(row) for row in tables["shown"]]
     by_id = {view.id: view for view in views}
     articles = tables["articles"]

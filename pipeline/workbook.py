@@ -145,7 +145,7 @@ def _columns(table: Path, rows: list[dict[str, str]]) -> list[str]:
     """The table's columns, from its header (also when no row is shown)."""
     if rows:
         return list(rows[0])
-    with table.open(encoding="utf-8", newline="") as handle:
+    with table.open(encoding="utf-8-sig", newline="") as handle:
         return next(csv.reader(handle), [])
 
 

@@ -237,18 +237,19 @@ def test_parallax_report_names_what_is_wrong_and_leaves_the_page_as_it_was(
     for damage in ("[1, 2]", '{"counts": 5}', '{"finished": 123}', '{"missing_models": [3]}'):
         run_dir = broken(f"info-{len(failing)}")
         (run_dir / "run.json").write_text(damage, encoding="utf-8")
-        failing.append((run_dir, out, "run.json is not a Parallax run.json"))
+        failing.append((run_dir, out, 1, "run.json is not a Parallax run.json"))
     run_dir = broken("no-rejects")
     (run_dir / "rejects.csv").unlink()
-    failing.append((run_dir, out, "rejects.csv is missing"))
-    folder_in_the_way = tmp_path / "xlsx" / "r.html"
-    folder_in_the_way.with_suffix(".xlsx").mkdir(parents=True)
-    failing.append((sample_run, folder_in_the_way, "r.xlsx"))
-    for run_dir, page, says in failing:
+    failing.append((run_dir, out, 1, "rejects.csv is missing"))
+    for name in ("r.xlsx", "r.html"):  # a folder where the workbook or the page goes
+        (tmp_path / name / name).mkdir(parents=True)
+        failing.append((sample_run, tmp_path / name / "r.html", 2, f"{name} is a folder"))
+    for run_dir, page, code, says in failing:
         done = report(run_dir, page)
-        assert done.returncode == 1 and says in done.stderr, (run_dir, done.stderr)
+        assert done.returncode == code and says in done.stderr, (run_dir, done.stderr)
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
-        assert not page.exists()
+        assert not page.is_file() and not page.with_suffix(".xlsx").is_file()
+        assert not list(page.parent.glob(".*.tmp"))
 
     run_dir = broken("cut")
     statements = (run_dir / "statements.csv").read_bytes().splitlines(keepends=True)
@@ -256,9 +257,16 @@ def test_parallax_report_names_what_is_wrong_and_leaves_the_page_as_it_was(
     assert report(run_dir, out).returncode == 0
     assert "statements.csv: changed since the run wrote it" in caplog.text
     run_dir = broken("bom")
-    stories = run_dir / "stories.csv"
-    stories.write_bytes(b"\xef\xbb\xbf" + stories.read_bytes())
+    for name in ("stories.csv", "rejects.csv"):
+        table = run_dir / name
+        table.write_bytes(b"\xef\xbb\xbf" + table.read_bytes())
     assert report(run_dir, out).returncode == 0
+    assert openpyxl.load_workbook(out.with_suffix(".xlsx"))["rejects"]["A1"].value == "input"
+    run_dir = broken("stories-cut")
+    stories = run_dir / "stories.csv"
+    stories.write_bytes(stories.read_bytes().splitlines(keepends=True)[0])
+    assert report(run_dir, out).returncode == 0
+    assert "holds 0 stories, its run.json counts 1" in caplog.text
 
 
 def test_parallax_report_writes_it_anew_from_the_tables(sample_run, tmp_path):
