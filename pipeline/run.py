@@ -541,10 +541,15 @@ def place_in_stories(
     links = story_links(features, published, config.stories, among=changed)
     corpus.put_links(links)
     earlier = corpus.stories()
-    regrouped = regroup_stories(articles, features, earlier, changed, links, corpus.links_of)
+    minimum = config.stories.min_cosine
+    regrouped = regroup_stories(
+        articles, features, earlier, changed, links, corpus.links_of, minimum
+    )
     if regrouped is None:
         placed = [a for a in articles if a.id in features]
-        stories, changes = group_stories(placed, features, corpus.links(), previous)
+        stories, changes = group_stories(
+            placed, features, corpus.links(), previous, min_cosine=minimum
+        )
         corpus.put_stories(stories)
         return stories, changes, len(stories)
     stories, changes, grouped = regrouped

@@ -15,7 +15,8 @@ story only. Two articles are about the same event when, on their English side,
   figures are in both: the same place and one coincidental number do not make two stories one
   (the second fire in a town that week gives other counts);
 - they were published at most `window_days` apart, where both give a date. An undated article
-  joins the story of its closest dated article only: it cannot bridge two stories weeks apart.
+  joins the story of its closest dated article only, on a link of `min_cosine`: it cannot
+  bridge two stories weeks apart, and names shared do not make up for a date unchecked.
 A story is a connected component of that relation (single link, as in nearest-neighbour first
 story detection: Allan, Papka & Lavrenko 1998, "On-line new event detection and tracking";
 Petrovic, Osborne & Lavrenko 2010, "Streaming first story detection with application to
@@ -258,12 +259,14 @@ def group_stories(
     links: Sequence[tuple[str, str, float]],
     previous: Mapping[str, str] | None = None,
     reserved: Collection[str] = (),
+    min_cosine: float = StoriesConfig.min_cosine,
 ) -> tuple[list[Story], list[StoryChange]]:
     """Group `articles` (those with `features`) into stories, the connected components of
     `links` (story_links()); returns the stories, earliest first, and the merges and splits of
     the `previous` ones (article id -> its story id in the last run). An article with no
     embedded sentence (all of them in a language that was not translated) is a story of its
-    own. `reserved`: ids of other stories, which a new story does not take."""
+    own. `reserved`: ids of other stories, which a new story does not take; `min_cosine`: the
+    cosine an undated article's link to a dated one needs to join them (StoriesConfig)."""
     previous = previous or {}
     published = {a.id: parse_published(a.published) for a in articles}
     unreadable = [a for a in articles if a.published.strip() and published[a.id] is None]
@@ -292,10 +295,12 @@ def group_stories(
         if (published[first] is None) == (published[second] is None):
             join(first, second)
     # Undated articles cannot be held to the window: each group of them joins the story of
-    # its closest dated article only, so it never bridges two stories weeks apart.
+    # its closest dated article only, so it never bridges two stories weeks apart; and only on
+    # a link of `min_cosine`, as names shared do not make up for a date that cannot be checked
+    # (an undated digest naming two events' places would pull its group into the other).
     closest: dict[str, tuple[float, str]] = {}
     for first, second, cosine in links:
-        if (published[first] is None) != (published[second] is None):
+        if (published[first] is None) != (published[second] is None) and cosine >= min_cosine:
             undated, dated = (first, second) if published[first] is None else (second, first)
             group = root(undated)
             if group not in closest or (cosine, dated) > closest[group]:
@@ -324,6 +329,7 @@ def regroup_stories(
     changed: Collection[str],
     new_links: Sequence[tuple[str, str, float]],
     links_of: Callable[[Collection[str]], list[tuple[str, str, float]]],
+    min_cosine: float = StoriesConfig.min_cosine,
 ) -> tuple[list[Story], list[StoryChange], int] | None:
     """The stories of `articles` as group_stories() makes them over every link, found from the
     `earlier` stories (the last run's, over every article then) by regrouping only those that
@@ -362,7 +368,7 @@ def regroup_stories(
     links = [link for link in links_of(affected) if link[0] in affected and link[1] in affected]
     regrouped, changes = group_stories(
         [placed[a] for a in sorted(affected)], features, links, member,
-        reserved={story.id for story in kept},
+        reserved={story.id for story in kept}, min_cosine=min_cosine,
     )  # fmt: skip
 
     def first(story: Story) -> tuple[datetime, str]:

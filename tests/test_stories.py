@@ -235,6 +235,34 @@ def test_a_regrouped_article_does_not_take_the_id_an_untouched_story_keeps():
     assert [story.id for story in found[0]] == [story_id("a1#1"), story_id("a1")]
 
 
+def test_an_undated_digest_does_not_pull_its_undated_story_into_another_by_names_alone():
+    """Two undated reports of one event and an undated digest close to them that also names
+    another event's places (a weaker link, made by the names rule): the digest stays with its
+    group, and the dated report of the other event stays a story of its own (a fresh-user
+    trial's case). Joined on a link of min_cosine, the group would follow."""
+    first, second = direction(1), direction(2)
+    second = second - (second @ first) * first
+    second /= np.linalg.norm(second)
+    digest = first + 0.6 * second
+    vectors = {"g1": first, "g2": first, "d": digest / np.linalg.norm(digest), "v": second}
+    names = {"g1": {"nato", "dprk"}, "g2": {"nato", "dprk"}, "d": {"nato", "dprk", "marenburg",
+             "veltava"}, "v": {"marenburg", "veltava"}}  # fmt: skip
+    features = {
+        a: ArticleFeatures("en", v.astype("float32"), frozenset(names[a]), a)
+        for a, v in vectors.items()
+    }
+    articles = [Article(a, "text", a.upper(), published="2026-10-03" if a == "v" else "")
+                for a in vectors]  # fmt: skip
+    published = {a.id: parse_published(a.published) for a in articles}
+    links = story_links(features, published, CONFIG)
+    weak = {(a, b): c for a, b, c in links}[("d", "v")]
+    assert CONFIG.min_cosine_named <= weak < CONFIG.min_cosine
+    stories, _ = group_stories(articles, features, links)
+    assert sorted(story.articles for story in stories) == [("d", "g1", "g2"), ("v",)]
+    joined, _ = group_stories(articles, features, links, min_cosine=weak)
+    assert [story.articles for story in joined] == [("v", "d", "g1", "g2")]
+
+
 def test_articles_published_further_apart_than_the_window_are_other_stories():
     spec = [("e1", "A", 1, "Ostria", "2026-01-05"), ("e2", "B", 1, "Ostria", "2026-03-05")]
     assert len(stories_of(spec)[0]) == 2
