@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,8 @@ import numpy as np
 from pipeline.records import Article
 from pipeline.store import INTEGRITY_CHECK_SECONDS
 from pipeline.stories import ArticleFeatures, Story
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -331,9 +334,16 @@ class Corpus:
         )
 
     def stories(self) -> list[Story]:
-        """The stories kept by put_stories, in no particular order."""
+        """The stories kept by put_stories, in no particular order; none (so that every story
+        is grouped anew) where a row cannot be read back as a Story."""
         rows = self._db.execute("SELECT story FROM stories")
-        return [Story(**{k: _tuples(v) for k, v in json.loads(row).items()}) for (row,) in rows]
+        try:
+            return [Story(**{k: _tuples(v) for k, v in json.loads(row).items()}) for (row,) in rows]
+        except (ValueError, TypeError, AttributeError) as error:  # not JSON, not a Story's
+            log.warning(
+                "the registry's stories cannot be read (%s): every story is grouped anew", error
+            )
+            return []
 
 
 _COLUMNS = "id, content_hash, source, title, url, published, text"

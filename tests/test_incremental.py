@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 from benchmarks.story_corpus import write_story_corpus
@@ -103,6 +104,14 @@ def test_one_new_article_realigns_its_story_only_and_the_tables_equal_a_full_run
         assert latest.counts["stories_aligned"] == latest.counts["stories"], edit
         for name in TABLES:
             assert (latest.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes()
+
+    # The registry's stories damaged by hand: every story is grouped anew, to the same tables.
+    with sqlite3.connect(tmp_path / "out" / "corpus.sqlite3") as registry:
+        registry.execute("UPDATE stories SET story = '{not json' WHERE rowid = 1")
+    regrouped = run(later, config(tmp_path, "out", tm))
+    assert regrouped.counts["stories_grouped"] == regrouped.counts["stories"]
+    for name in TABLES:
+        assert (regrouped.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes()
 
 
 def test_undated_articles_are_ordered_by_when_the_corpus_first_read_them(tmp_path):
