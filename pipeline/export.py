@@ -344,7 +344,7 @@ def table_rows(
     if groups is not None:
         index = read_row_index(folder) if index is None else index
         ranges = index.get(name)
-    changed = _changed_since_written(folder / name, index) if index is not None else ""
+    changed = changed_since_written(folder / name, index) if index is not None else ""
     try:
         # A changed table's byte ranges no longer hold: it is read whole.
         rows = _rows(folder / name, groups, None if changed else ranges, columns)
@@ -352,13 +352,9 @@ def table_rows(
         if changed:
             raise type(error)(f"{error} ({changed})") from None
         raise
-    if changed and (folder / name, changed) not in _WARNED:
-        _WARNED.add((folder / name, changed))  # a report reads a table once per story
+    if changed:
         log.warning("%s: %s; its rows are read as they are now", folder / name, changed)
     return rows
-
-
-_WARNED: set[tuple[Path, str]] = set()
 
 
 def _rows(
@@ -389,7 +385,7 @@ def _rows(
         raise ValueError(f"{path}: not UTF-8 (byte {error.start} of a row)") from None
 
 
-def _changed_since_written(path: Path, index: Mapping[str, Any]) -> str:
+def changed_since_written(path: Path, index: Mapping[str, Any]) -> str:
     """How table `path` differs from what its run wrote (ROW_INDEX's "files": its size), as
     when saved from a spreadsheet or cut short; "" where it does not, or is not recorded."""
     written = (index.get("files") or {}).get(path.name)

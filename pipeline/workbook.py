@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.export import (
     FORMULA_PREFIXES,
     atomic_file,
+    changed_since_written,
     plain_cell,
     read_row_index,
     table_rows,
@@ -126,14 +127,15 @@ def _first_rows(
 ) -> tuple[list[dict[str, str]], bool]:
     """The rows of `groups` (ids, in this order) in table `name`, at most MAX_RAW_ROWS, read
     group by group by the byte ranges of the row `index`, so a large story is not read whole;
-    and whether rows were left out."""
+    and whether rows were left out. A table without byte ranges that hold (no row index, or
+    changed since written) is read once, whole."""
     rows: list[dict[str, str]] = []
-    if isinstance(index.get(name), dict):
+    if isinstance(index.get(name), dict) and not changed_since_written(run_dir / name, index):
         for group in groups:
             rows += table_rows(run_dir, name, [group], index)
             if len(rows) > MAX_RAW_ROWS:
                 break
-    else:  # a run folder without a row index: one pass over the table
+    else:
         position = {group: n for n, group in enumerate(groups)}
         key = "article" if name == "sentences.csv" else "story"
         rows = table_rows(run_dir, name, position, index)

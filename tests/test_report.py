@@ -252,10 +252,12 @@ def test_parallax_report_names_what_is_wrong_and_leaves_the_page_as_it_was(
         assert not list(page.parent.glob(".*.tmp"))
 
     run_dir = broken("cut")
-    statements = (run_dir / "statements.csv").read_bytes().splitlines(keepends=True)
-    (run_dir / "statements.csv").write_bytes(b"".join(statements[:10]))
+    for name in ("statements.csv", "sentences.csv"):  # sentences: read per article when whole
+        lines = (run_dir / name).read_bytes().splitlines(keepends=True)
+        (run_dir / name).write_bytes(b"".join(lines[:10]))
     assert report(run_dir, out).returncode == 0
     assert "statements.csv: changed since the run wrote it" in caplog.text
+    assert caplog.text.count("sentences.csv: changed since the run wrote it") == 1
     run_dir = broken("bom")
     for name in ("stories.csv", "rejects.csv"):
         table = run_dir / name
