@@ -163,7 +163,7 @@ def _render(view: RunView) -> str:
         sources=sorted({source for story in view.stories for source in story.sources}),
         languages=sorted({lang for story in view.stories for lang in story.languages}),
         plotly_js=_valid_html_text(get_plotlyjs()),
-        made=_minute(datetime.now(UTC).isoformat()),
+        made=_shown_date(datetime.now(UTC).isoformat()),
     )
 
 
@@ -260,7 +260,7 @@ def run_view(
             story.articles.append(_article(row))
     return RunView(
         run_id=info.get("run_id", run_dir.name),
-        finished=_minute(info.get("finished", "")),
+        finished=_shown_date(info.get("finished", "")),
         counts=info.get("counts", {}),
         skipped=info.get("missing_models", []),
         stories=views,
@@ -301,14 +301,6 @@ def _run_info(run_dir: Path) -> dict[str, Any]:
 def _count(number: int, singular: str, plural: str = "") -> str:
     """How many, in words: "1 source", "2 sources"."""
     return f"{number} {singular if number == 1 else plural or singular + 's'}"
-
-
-def _minute(moment: str) -> str:
-    """An ISO 8601 time as "2026-12-01 10:04 UTC" (as given where it cannot be read)."""
-    try:
-        return datetime.fromisoformat(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        return moment
 
 
 def _newest(rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -390,8 +382,8 @@ def _day_only(published: str) -> bool:
 
 
 def _shown_date(published: str) -> str:
-    """A publication date as the report shows it: a day as given, a time to the minute in
-    UTC ("2026-10-03 07:10 UTC"), anything else as given."""
+    """A date as the report shows it: a day as given, a time to the minute in UTC
+    ("2026-10-03 07:10 UTC"), anything else as given."""
     moment = parse_published(published)
     if moment is None or _day_only(published):
         return published
