@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from benchmarks import ann, collect, embed, incremental, runs, stories, translate  # noqa: E402
+from benchmarks import ann, collect, embed, executor, incremental, runs, stories, translate  # noqa: E402
 from benchmarks.common import Measurement, log, machine, write_results  # noqa: E402
 
 
@@ -35,6 +35,7 @@ def main() -> None:
         groups = (
             ("translate", lambda: translate.run(args.quick, workdir)),
             ("embed", lambda: embed.run(args.quick)),
+            ("executor", lambda: executor.run(args.quick, workdir)),
             ("ann", lambda: ann.run(args.quick)),
             ("runs", lambda: runs.run(workdir)),
             ("collect", lambda: collect.run(args.quick, workdir)),

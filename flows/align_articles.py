@@ -31,6 +31,7 @@ from prefect.runtime import flow_run
 
 from flows import ALLOWED_ROOTS_VARIABLE
 from flows.artifacts import SUMMARY_STORIES, summary_markdown, top_statements_table
+from flows.cluster import chunks_on
 from pipeline.collect import collect_sources
 from pipeline.config import StageTimeouts, load_config
 from pipeline.report import REPORT_FILE, ReportError, read_run
@@ -175,10 +176,17 @@ def align_articles(
         check_allowed({"collect.sources": config.collect.sources})
         inbox = dataclasses.replace(config.collect, inbox=Path(input_dir))
         collected = step("collect", collect_sources, inbox, config.paths.cache_dir)
-    with pipeline_logs_in_run():
-        result = run(Path(input_dir), config, step=step, progress=progress_artifact)
+    with pipeline_logs_in_run(), chunks_on(config) as cluster:
+        result = run(
+            Path(input_dir), config, step=step, progress=progress_artifact, map_chunks=cluster
+        )
 
     logger = get_run_logger()
+    on_cluster = {}
+    if cluster is not None:
+        on_cluster = {"dask_chunks": dict(cluster.sent)}
+        if cluster.sent:
+            logger.info("chunks run on the Dask cluster at %s: %s", cluster.address, on_cluster)
     view = None
     if result.run_dir is not None:
         try:
@@ -209,4 +217,4 @@ def align_articles(
             description="Statements carried by the most sources (wordings: run-summary, report)",
         )
     logger.info("outputs written to %s", result.run_dir)
-    return {"run_dir": str(result.run_dir), **result.counts}
+    return {"run_dir": str(result.run_dir), **result.counts, **on_cluster}

@@ -146,6 +146,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.on_missing_model:
         overrides["translate"]["on_missing_model"] = args.on_missing_model
     config = load_config(args.config, overrides)
+    if config.executor != "local":
+        raise ConfigError(
+            f"executor: {config.executor} runs in the align-articles flow (make serve, then a "
+            "run of align-articles/scheduled with this config as config_path); parallax run "
+            "translates and embeds here: set executor: local"
+        )
     result = run(args.input, config, progress=_progress_bar)
     if result.run_dir is None:
         print(f"parallax: {_nothing_read(args.input, result.rejects)}", file=sys.stderr)

@@ -65,6 +65,14 @@ class FlowConfig:
 
 
 @dataclass(frozen=True)
+class DaskConfig:
+    """Where `executor: dask` runs translate's and embed's chunks (flows/cluster.py)."""
+
+    address: str | None = None  # a running scheduler, "tcp://host:8786"; None: a LocalCluster
+    workers: int = 2  # the LocalCluster's worker processes (one thread each), started per run
+
+
+@dataclass(frozen=True)
 class IngestConfig:
     max_file_bytes: int = 100 * 1024 * 1024
 
@@ -167,6 +175,10 @@ class Config:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    # local: translate and embed in the run's process; dask: their chunks as Prefect tasks on a
+    # Dask cluster (the flow only: flows/cluster.py)
+    executor: Literal["local", "dask"] = "local"
+    dask: DaskConfig = field(default_factory=DaskConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
@@ -198,6 +210,7 @@ def _detectable(code: str) -> bool:
 
 # Bounds checked after types: (section, key) -> (test, what the key expects).
 _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
+    ("dask", "workers"): (lambda v: v >= 1, "an integer >= 1"),
     ("ingest", "max_file_bytes"): (lambda v: v > 0, "a positive number of bytes"),
     ("collect", "connect_timeout_seconds"): (lambda v: v > 0, "a positive number of seconds"),
     ("collect", "read_timeout_seconds"): (lambda v: v > 0, "a positive number of seconds"),

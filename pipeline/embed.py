@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import gc
 import json
 import logging
 import os
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.chunks import ChunkError, MapChunks
 from pipeline.config import EmbedConfig
 from pipeline.records import text_hash
 from pipeline.store import Store, file_fingerprint
@@ -95,22 +98,39 @@ class Embedder:
         }
 
     def encode(
-        self, texts: list[str], on_progress: Callable[[int], None] | None = None
+        self,
+        texts: list[str],
+        on_progress: Callable[[int], None] | None = None,
+        map_chunks: MapChunks | None = None,
     ) -> np.ndarray:
-        """Normalised vectors for `texts`, from the embedding server where one is configured
-        and answers (pipeline/embed_server.py), else from the model loaded here."""
-        use_server = self.config.server_socket is not None
+        """Normalised vectors for `texts`, shape (len(texts), dimension), float32: from the
+        embedding server where one is configured and answers (pipeline/embed_server.py), else
+        from the model loaded here; or, with `map_chunks` (pipeline/chunks.py), from workers that
+        load the model themselves (ChunkError where one failed)."""
+        chunks = [
+            texts[start : start + CHUNK_SENTENCES]
+            for start in range(0, len(texts), CHUNK_SENTENCES)
+        ]
+        if map_chunks is not None:
+            local = dataclasses.replace(self.config, server_socket=None)
+            done = map_chunks("embed", encode_on_worker, (local, self.cache_key), chunks)
+        else:
+            done = self._encode_here(chunks)
         parts = []
-        for start in range(0, len(texts), CHUNK_SENTENCES):
-            chunk = texts[start : start + CHUNK_SENTENCES]
-            vectors = self._encode_on_server(chunk) if use_server else None
-            if vectors is None:
-                use_server = False  # once it has failed, this run stops asking
-                vectors = self.encode_chunk(chunk)
+        for chunk, vectors in zip(chunks, done, strict=True):
             parts.append(vectors)
             if on_progress:
                 on_progress(len(chunk))
         return np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
+
+    def _encode_here(self, chunks: list[list[str]]) -> Iterator[np.ndarray]:
+        use_server = self.config.server_socket is not None
+        for chunk in chunks:
+            vectors = self._encode_on_server(chunk) if use_server else None
+            if vectors is None:
+                use_server = False  # once it has failed, this run stops asking
+                vectors = self.encode_chunk(chunk)
+            yield vectors
 
     def encode_chunk(self, texts: list[str]) -> np.ndarray:
         """One encode() call of the model loaded in this process."""
@@ -186,10 +206,12 @@ def embed_texts(
     embedder: Embedder,
     store: Store,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    map_chunks: MapChunks | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for `texts` (row i for texts[i]) and how many unique texts were newly encoded.
 
-    Each distinct text is encoded once; vectors already in the store are reused.
+    Each distinct text is encoded once; vectors already in the store are reused. `map_chunks`:
+    as Embedder.encode.
     """
     key = embedder.cache_key
     hashes = [text_hash(text) for text in texts]
@@ -199,10 +221,28 @@ def embed_texts(
     )
     if todo:
         advance = progress("embed", len(todo)) if progress else None
-        encoded = embedder.encode(todo, on_progress=advance)
+        encoded = embedder.encode(todo, on_progress=advance, map_chunks=map_chunks)
         new = [(text_hash(text), vector) for text, vector in zip(todo, encoded, strict=True)]
         store.put_embeddings(key, new)
         vectors.update(new)
     if not texts:
         return np.zeros((0, 0), np.float32), 0
     return np.stack([vectors[h] for h in hashes]), len(todo)
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_embedder(config: EmbedConfig) -> Embedder:
+    return Embedder(config)
+
+
+def encode_on_worker(spec: tuple[EmbedConfig, str], chunk: list[str]) -> np.ndarray:
+    """A worker's `encode_chunk` (pipeline/chunks.py): `spec` is (the embed config, without a
+    server, and the run's cache key). The model is loaded once per worker process; ChunkError
+    when the worker's model is not the run's (other weights at that path)."""
+    config, cache_key = spec
+    embedder = _worker_embedder(config)
+    if embedder.cache_key != cache_key:
+        raise ChunkError(
+            f"the model on this worker is {embedder.cache_key}, not the run's {cache_key}"
+        )
+    return embedder.encode_chunk(chunk)

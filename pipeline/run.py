@@ -30,6 +30,7 @@ import numpy as np
 from pipeline import clean, segment
 from pipeline.align import LINK_CACHE_FORMAT, align, background_sentences
 from pipeline.boilerplate import mark_in_corpus
+from pipeline.chunks import MapChunks
 from pipeline.config import Config
 from pipeline.corpus import REGISTRY, ArticleState, Corpus, CorpusError
 from pipeline.embed import Embedder, embed_texts
@@ -214,11 +215,16 @@ class Aligned:
 
 
 def embed(
-    sentences: list[Sentence], embedder: Embedder, store: Store, progress: Progress | None
+    sentences: list[Sentence],
+    embedder: Embedder,
+    store: Store,
+    progress: Progress | None,
+    map_chunks: MapChunks | None = None,
 ) -> Embedded:
     """Vectors for every sentence that has an English side and is not boilerplate."""
     alignable = [s for s in sentences if s.english and not s.boilerplate]
-    vectors, encoded = embed_texts([s.english for s in alignable], embedder, store, progress)
+    texts = [s.english for s in alignable]
+    vectors, encoded = embed_texts(texts, embedder, store, progress, map_chunks)
     return Embedded(alignable, vectors, encoded)
 
 
@@ -481,8 +487,10 @@ def prepare(
     config: Config,
     timed: Step,
     progress: Progress | None,
+    map_chunks: MapChunks | None = None,
 ) -> Prepared:
-    """Segment, mark, translate and embed `articles`, from the caches where they can.
+    """Segment, mark, translate and embed `articles`, from the caches where they can; the
+    models' chunks run where `map_chunks` sends them (pipeline/chunks.py; None: here).
 
     Raises RunError when a language has no model and `translate.on_missing_model` is "fail".
     """
@@ -494,9 +502,10 @@ def prepare(
     if missing and config.translate.on_missing_model == "fail":
         raise RunError(_missing_message(missing, packages_dir(config.translate)))
     sentences, report = timed(
-        "translate", translate_sentences, sentences, memory, translators, store, target, progress
-    )
-    embedded = timed("embed", embed, sentences, embedder, store, progress)
+        "translate", translate_sentences, sentences, memory, translators, store, target, progress,
+        map_chunks,
+    )  # fmt: skip
+    embedded = timed("embed", embed, sentences, embedder, store, progress, map_chunks)
     return Prepared(sentences, embedded, rejects, others, segmented, report)
 
 
@@ -560,9 +569,17 @@ def place_in_stories(
 
 
 def run(
-    input_dir: Path, config: Config, step: Step = call_directly, progress: Progress | None = None
+    input_dir: Path,
+    config: Config,
+    step: Step = call_directly,
+    progress: Progress | None = None,
+    map_chunks: MapChunks | None = None,
 ) -> RunResult:
     """Run every stage over `input_dir` and write OUTPUT/<run-id>/.
+
+    `step` runs each stage (the flow: as a Prefect task); `progress` shows long work;
+    `map_chunks` runs translate's and embed's chunks elsewhere (the flow with `executor: dask`:
+    on a Dask cluster; pipeline/chunks.py). The outputs are the same wherever the chunks run.
 
     Only new and changed articles are processed, and only the stories they touch aligned and
     written anew; every other row is copied from the latest run (in accumulate mode, over
@@ -620,7 +637,7 @@ def run(
         def prepared(ids: list[str]) -> Prepared:
             return prepare(
                 [by_id[i] for i in ids], corpus, memory, translators, embedder, store, config,
-                timed, progress,
+                timed, progress, map_chunks,
             )  # fmt: skip
 
         # New and changed articles, then those whose boilerplate marks they changed.

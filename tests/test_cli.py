@@ -84,6 +84,24 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(tmp_path):
     assert "margin_threshold" in line
 
 
+def test_executor_dask_is_refused_by_parallax_run_with_where_it_runs(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("The river was closed.\n", encoding="utf-8")
+    config = tmp_path / "dask.yaml"
+    config.write_text("executor: dask\ndask:\n  workers: 0\n", encoding="utf-8")
+    done = parallax("run", "--input", "in", "--config", str(config), tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "parallax: config error: dask.workers: expected an integer >= 1, got 0"
+    )
+    config.write_text("executor: dask\n", encoding="utf-8")
+    done = parallax("run", "--input", "in", "--config", str(config), tmp_path=tmp_path)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "executor: dask runs in the align-articles flow (make serve" in line
+    assert not (tmp_path / "outputs").exists()
+
+
 def assert_pasteable(command: str, lang: str, cwd: Path) -> None:
     """`command` runs as pasted into a shell in `cwd`: its program is found from there."""
     program, *rest = shlex.split(command)

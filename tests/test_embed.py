@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from pipeline.chunks import ChunkError
 from pipeline.config import EmbedConfig
-from pipeline.embed import Embedder, EmbedError, embed_texts
+from pipeline.embed import Embedder, EmbedError, embed_texts, encode_on_worker
 from pipeline.store import Store
 
 
@@ -59,3 +60,14 @@ def test_cache_key_names_the_model_and_its_weights(embedder):
 def test_unknown_model_name_is_a_clear_error(tmp_path):
     with pytest.raises(EmbedError, match="embed.model: 'no-such-model'"):
         Embedder(EmbedConfig(model="no-such-model"))
+
+
+def test_a_worker_encodes_as_this_process_does_and_refuses_another_model(embedder):
+    texts = ["The river was closed to boats.", "Officials said the water is safe."]
+
+    def map_here(name, function, spec, chunks):
+        return (function(spec, chunk) for chunk in chunks)
+
+    assert np.allclose(embedder.encode(texts, map_chunks=map_here), embedder.encode(texts))
+    with pytest.raises(ChunkError, match="not the run's"):
+        encode_on_worker((embedder.config, "st:all-MiniLM-L6-v2#other-weights"), texts)

@@ -2,12 +2,15 @@
 
 import contextlib
 import csv
+import json
 import logging
 import os
 import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from helpers import break_segmentation
 from news_site import configure, serving
@@ -19,11 +22,15 @@ from prefect_server import log_problems
 import flows.align_articles as flow_module
 from flows.align_articles import align_articles
 from flows.artifacts import _inline, summary_markdown, top_statements_table
+from flows.cluster import DaskChunks
 from flows.serve import scheduled_deployment
+from pipeline.chunks import ChunkError
 from pipeline.config import load_config
-from pipeline.records import Alignment, MissingModel, Reject, Sentence
+from pipeline.embed import Embedder
+from pipeline.records import Alignment, MissingModel, Reject, Sentence, text_hash
 from pipeline.report import read_run
 from pipeline.run import RunError, RunResult
+from pipeline.store import Store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -348,3 +355,88 @@ def test_with_collect_enabled_the_flow_collects_into_its_input_folder_first(tmp_
     assert "## Collected from the web" in summary.data
     assert "| herald | 6 | 0 | 1 | 6 |" in summary.data
     assert "HTTP 404" in summary.data and "disallowed by robots.txt" in summary.data
+
+
+def test_executor_dask_runs_translate_and_embed_chunks_on_a_cluster_with_the_same_outputs(
+    tmp_path, installed_packages_dir, monkeypatch
+):
+    """The same corpus through the flow twice, each with its own empty cache: `executor: local`,
+    then `executor: dask` on a LocalCluster of 2 worker processes. Small chunks, so that both
+    workers get several."""
+    import pipeline.embed
+    import pipeline.translate.argos
+
+    monkeypatch.setattr(pipeline.embed, "CHUNK_SENTENCES", 16)
+    monkeypatch.setattr(pipeline.translate.argos, "CHUNK_SENTENCES", 8)
+    runs = {}
+    for executor in ("local", "dask"):
+        folder = tmp_path / executor
+        folder.mkdir()
+        config = write_config(folder, installed_packages_dir)
+        config.write_text(
+            config.read_text() + f"executor: {executor}\ndask:\n  workers: 2\n", encoding="utf-8"
+        )
+        state = align_articles(
+            input_dir=str(SAMPLE / "articles"), output_dir=str(folder / "out"),
+            config_path=str(config), return_state=True,
+        )  # fmt: skip
+        assert state.is_completed(), state.message
+        runs[executor] = (state, Path(state.result()["run_dir"]), folder / "cache")
+
+    local_summary, dask_summary = (runs[e][0].result() for e in ("local", "dask"))
+    assert "dask_chunks" not in local_summary
+    # Every text translated or embedded went to the cluster, in chunks of the sizes set above.
+    sent = dask_summary["dask_chunks"]
+    assert sent["embed"] == -(-local_summary["embedded_new"] // 16) >= 3
+    assert sent["translate ru"] + sent["translate uk"] >= -(-local_summary["translated_new"] // 8)
+
+    local_dir, dask_dir = runs["local"][1], runs["dask"][1]
+    again = align_articles(
+        input_dir=str(SAMPLE / "articles"), output_dir=str(tmp_path / "dask" / "out"),
+        config_path=str(tmp_path / "dask" / "config.yaml"), return_state=True,
+    )  # fmt: skip
+    assert again.result()["dask_chunks"] == {}  # the flow's cache has it all: nothing is sent
+    for table in ("sentences.csv", "alignments.csv", "statements.csv", "unique.csv",
+                  "coverage.csv", "stories.csv", "articles.csv"):  # fmt: skip
+        assert (dask_dir / table).read_bytes() == (local_dir / table).read_bytes(), table
+    local_json = json.loads((local_dir / "run.json").read_text(encoding="utf-8"))
+    dask_json = json.loads((dask_dir / "run.json").read_text(encoding="utf-8"))
+    assert dask_json["counts"]["embedded_new"] == local_json["counts"]["embedded_new"] > 32
+    assert dask_json["counts"]["translated_new"] == local_json["counts"]["translated_new"] > 8
+
+    with (local_dir / "sentences.csv").open(encoding="utf-8") as handle:
+        english = {row["english"] for row in csv.DictReader(handle) if row["english"]}
+    hashes = [text_hash(text) for text in english]
+    key = Embedder(load_config(None).embed).cache_key
+    local = Store(runs["local"][2]).get_embeddings(key, hashes)
+    remote = Store(runs["dask"][2]).get_embeddings(key, hashes)
+    assert local.keys() == remote.keys() and len(local) > 32
+    for text_key, vector in local.items():
+        assert np.allclose(remote[text_key], vector, atol=1e-5)
+
+
+def test_a_chunk_whose_worker_dies_fails_the_stage_and_names_the_chunk():
+    import dask
+    from distributed import Client, LocalCluster
+
+    def work(spec, chunk):
+        if chunk == "dies":
+            os._exit(1)  # the worker process ends mid-chunk, as one killed for memory does
+        return spec + chunk
+
+    settings = {"distributed.scheduler.allowed-failures": 0}  # no retry on another worker
+    with (
+        dask.config.set(settings),
+        LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0")
+        as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        on_cluster = DaskChunks(SimpleNamespace(client=client))  # a runner holding `client`
+        results = on_cluster("embed", work, "chunk ", ["one", "dies"])
+        assert next(results) == "chunk one"
+        with pytest.raises(ChunkError, match=r"embed chunk 2 of 2 was lost .*KilledWorker"):
+            next(results)
+        # An error of the chunk's own function is raised as it would be without a cluster.
+        with pytest.raises(TypeError):
+            next(on_cluster("translate ru", work, None, ["text"]))
+        assert on_cluster.sent == {"embed": 2, "translate ru": 1}

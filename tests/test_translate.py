@@ -9,11 +9,12 @@ import ctranslate2
 import pytest
 import sentencepiece as spm
 
+from pipeline.chunks import ChunkError
 from pipeline.config import TranslateConfig
 from pipeline.records import Sentence
 from pipeline.store import Store
 from pipeline.translate import load_translators, missing_models, translate_sentences
-from pipeline.translate.argos import ArgosTranslator, DecodingOptions
+from pipeline.translate.argos import ArgosTranslator, DecodingOptions, translate_on_worker
 from pipeline.translate.memory import TranslationMemory, TranslationMemoryError
 from pipeline.translate.packages import (
     PackageError,
@@ -410,3 +411,48 @@ def test_translate_stage_uses_original_tm_mt_and_skipped(installed_packages_dir,
 
     _, again = translate_sentences(sentences, memory, load_translators(config, {"ru"}), store)
     assert again.mt_new == 0 and again.mt_cached == 1
+
+
+def test_a_worker_translates_as_this_process_does_and_refuses_another_package(
+    installed_packages_dir,
+):
+    package = find_package(installed_packages_dir, "ru", "en")
+    translator = ArgosTranslator(package, options())
+    spec = (str(package.package_path), options(), translator.cache_key)
+    # What the cluster's workers are sent, run here (the flow test runs it on a cluster).
+    sent = []
+
+    def map_here(name, function, spec, chunks):
+        sent.append((name, len(chunks)))
+        return (function(spec, chunk) for chunk in chunks)
+
+    assert translator.translate(RU, map_chunks=map_here) == translator.translate(RU)
+    assert sent == [("translate ru", 1)]
+    with pytest.raises(ChunkError, match="not the run's"):
+        translate_on_worker((spec[0], spec[1], "argos:ru-en@other#weights"), [["▁a"]])
+
+
+def test_a_chunk_lost_elsewhere_fails_the_stage_where_a_damaged_model_skips_its_language(
+    installed_packages_dir, tmp_path
+):
+    config = TranslateConfig(packages_dir=installed_packages_dir, beam_size=1)
+    sentences = [sentence(RU[0], "ru", position=0)]
+
+    def lost(name, function, spec, chunks):
+        raise ChunkError("translate ru chunk 1 of 1 was lost on the Dask cluster")
+
+    with pytest.raises(ChunkError, match="lost"):
+        translate_sentences(
+            sentences, TranslationMemory({}), load_translators(config, {"ru"}), Store(tmp_path),
+            map_chunks=lost,
+        )  # fmt: skip
+
+    def damaged(name, function, spec, chunks):
+        raise RuntimeError("Unable to open file 'model.bin'")
+
+    out, report = translate_sentences(
+        sentences, TranslationMemory({}), load_translators(config, {"ru"}), Store(tmp_path),
+        map_chunks=damaged,
+    )  # fmt: skip
+    assert [s.english_origin for s in out] == ["skipped"]
+    assert [m.lang for m in report.missing] == ["ru"]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.chunks import ChunkError, MapChunks
 from pipeline.config import TranslateConfig
 from pipeline.langid import OTHER
 from pipeline.normalise import matching_key
@@ -79,11 +80,13 @@ def translate_sentences(
     store: Store,
     target: str = "en",
     progress: Progress | None = None,
+    map_chunks: MapChunks | None = None,
 ) -> tuple[list[Sentence], TranslateReport]:
     """Fill `english` and `english_origin` on every sentence; never drops one.
 
     A package that fails (a damaged model or tokenizer) leaves its language's sentences
-    `skipped` and reported as missing, like a package that is not installed.
+    `skipped` and reported as missing, like a package that is not installed. `map_chunks` runs
+    the model's chunks elsewhere (pipeline/chunks.py); a chunk failed there raises ChunkError.
     """
     report = TranslateReport()
     english_of: dict[int, tuple[str, str]] = {}
@@ -103,7 +106,11 @@ def translate_sentences(
     for lang, by_text in pending.items():
         translator = translators[lang]
         try:
-            translations = _translate_cached(translator, list(by_text), store, report, progress)
+            translations = _translate_cached(
+                translator, list(by_text), store, report, progress, map_chunks
+            )
+        except ChunkError:
+            raise
         except Exception as error:  # a damaged package costs its language, not the run
             log.warning(
                 "the %s→%s package in %s fails (%r): its sentences are skipped; install it again",
@@ -142,6 +149,7 @@ def _translate_cached(
     store: Store,
     report: TranslateReport,
     progress: Progress | None,
+    map_chunks: MapChunks | None,
 ) -> dict[str, str]:
     """Translate unique texts, taking what the store has and storing what is new."""
     key = translator.cache_key
@@ -164,6 +172,6 @@ def _translate_cached(
             if advance:
                 advance(len(indices))
 
-        english = translator.translate(todo, on_chunk=store_chunk)
+        english = translator.translate(todo, on_chunk=store_chunk, map_chunks=map_chunks)
         result.update(zip(todo, english, strict=True))
     return result

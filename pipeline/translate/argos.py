@@ -7,6 +7,7 @@ sentences of a language, across the corpus, go through the model in length-sorte
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import ctranslate2
 from argostranslate.package import Package
 
+from pipeline.chunks import ChunkError, MapChunks
 from pipeline.config import TranslateConfig
 from pipeline.store import file_fingerprint
 
@@ -87,28 +89,42 @@ class ArgosTranslator:
         self,
         sentences: list[str],
         on_chunk: Callable[[list[int], list[str]], None] | None = None,
+        map_chunks: MapChunks | None = None,
     ) -> list[str]:
         """English for each sentence, in input order.
 
         `on_chunk(indices, english)` is called as each chunk of sentences is done, so a caller
         can store finished work (and show progress) before the whole list is through.
+        `map_chunks` (pipeline/chunks.py) runs the chunks elsewhere, on workers that load this
+        package from its path; None runs them here. Raises ChunkError where a worker failed.
         """
         tokenizer = self.package.tokenizer
         tokenized = [tokenizer.encode(sentence) for sentence in sentences]
         # Length-sorted order keeps padding low inside each batch.
         order = sorted(range(len(tokenized)), key=lambda i: len(tokenized[i]))
+        chunks = [
+            order[start : start + CHUNK_SENTENCES]
+            for start in range(0, len(order), CHUNK_SENTENCES)
+        ]
+        batches = [[tokenized[i] for i in indices] for indices in chunks]
+        if map_chunks is None:
+            done = map(self.translate_tokens, batches)
+        else:
+            spec = (str(self.package.package_path), self.options, self.cache_key)
+            done = map_chunks(
+                f"translate {self.package.from_code}", translate_on_worker, spec, batches
+            )
         english: list[str] = [""] * len(sentences)
-        for start in range(0, len(order), CHUNK_SENTENCES):
-            indices = order[start : start + CHUNK_SENTENCES]
-            batch = [
-                self._detokenize(tokens)
-                for tokens in self._translate_tokens([tokenized[i] for i in indices])
-            ]
+        for indices, batch in zip(chunks, done, strict=True):
             for index, text in zip(indices, batch, strict=True):
                 english[index] = text
             if on_chunk:
                 on_chunk(indices, batch)
         return english
+
+    def translate_tokens(self, batch: list[list[str]]) -> list[str]:
+        """The English of one batch of tokenised sentences (one CTranslate2 call)."""
+        return [self._detokenize(tokens) for tokens in self._translate_tokens(batch)]
 
     def _translate_tokens(self, batch: list[list[str]]) -> list[list[str]]:
         prefix = self.package.target_prefix
@@ -131,3 +147,24 @@ class ArgosTranslator:
         if prefix and text.startswith(prefix):
             text = text[len(prefix) :]
         return text.strip()
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_translator(package_path: str, options: DecodingOptions) -> ArgosTranslator:
+    return ArgosTranslator(Package(Path(package_path)), options)
+
+
+def translate_on_worker(
+    spec: tuple[str, DecodingOptions, str], chunk: list[list[str]]
+) -> list[str]:
+    """A worker's `translate_tokens` (pipeline/chunks.py): `spec` is (package folder, decoding
+    options, the run's cache key). The package is loaded once per worker process; ChunkError
+    when the worker's package is not the run's (other weights at that path)."""
+    package_path, options, cache_key = spec
+    translator = _worker_translator(package_path, options)
+    if translator.cache_key != cache_key:
+        raise ChunkError(
+            f"the package at {package_path} on this worker is {translator.cache_key}, "
+            f"not the run's {cache_key}"
+        )
+    return translator.translate_tokens(chunk)

@@ -1,0 +1,24 @@
+"""Where the chunks of a long stage run: in this process, or wherever a caller sends them.
+
+Translate and embed cut the texts they have not cached into chunks (pipeline/translate/argos.py,
+pipeline/embed.py). With no `MapChunks` hook (the default, `parallax run`) each chunk runs here,
+as it always has. The flow passes a hook that runs each chunk as a Prefect task on a Dask
+cluster (flows/cluster.py, `executor: dask` in the config). Either way the chunks are the same, so
+the outputs are too; and the caches stay in this process, which stores each chunk's result as it
+comes back. A worker function is module-level (Dask pickles it by name), takes `(spec, chunk)`
+and loads its model once per worker process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# map_chunks(name, worker_function, spec, chunks) -> each chunk's result, in the chunks' order,
+# as each is ready. `name` says what the chunks are ("embed", "translate ru") for a task's name.
+MapChunks = Callable[[str, Callable[[Any, Any], Any], Any, list[Any]], Iterable[Any]]
+
+
+class ChunkError(RuntimeError):
+    """A chunk failed where it ran: the worker died, or its model is not this run's. Unlike a
+    damaged model here (whose language is skipped), this fails the run: its message says why."""
