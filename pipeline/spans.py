@@ -37,15 +37,45 @@ def divergent_ranges(
     character range [start, end) it spans in its text (punctuation between its words included)."""
     found_a, normal_a = _words(text_a)
     found_b, normal_b = _words(text_b)
-    matcher = difflib.SequenceMatcher(None, normal_a, normal_b, autojunk=False)
+    other_a, other_b = set(normal_b), set(normal_a)
+    # A content word has a counterpart exactly when the other side has it: a side whose content
+    # words all do has no run, whatever the common subsequence (most linked pairs, one side).
+    lacking_a = not other_b.issubset(other_a | FUNCTION_WORDS)
+    lacking_b = not other_a.issubset(other_b | FUNCTION_WORDS)
     matched_a, matched_b = set(), set()
-    for block in matcher.get_matching_blocks():
-        matched_a.update(range(block.a, block.a + block.size))
-        matched_b.update(range(block.b, block.b + block.size))
+    # Only a function word's place in the common subsequence can split a run, and only between
+    # two content words that lack a counterpart: most pairs have no such place, and are done
+    # without the subsequence (which is most of the cost).
+    if (lacking_a and _splittable(normal_a, other_a)) or (
+        lacking_b and _splittable(normal_b, other_b)
+    ):
+        matcher = difflib.SequenceMatcher(None, normal_a, normal_b, autojunk=False)
+        for block in matcher.get_matching_blocks():
+            matched_a.update(range(block.a, block.a + block.size))
+            matched_b.update(range(block.b, block.b + block.size))
     return (
-        _runs(found_a, normal_a, matched_a, set(normal_b)),
-        _runs(found_b, normal_b, matched_b, set(normal_a)),
+        _runs(found_a, normal_a, matched_a, other_a) if lacking_a else [],
+        _runs(found_b, normal_b, matched_b, other_b) if lacking_b else [],
     )
+
+
+def _splittable(normal: tuple[str, ...], other: set[str]) -> bool:
+    """Whether two content words without a counterpart (not in `other`) have only function
+    words between them, one of which `other` has: one that may be in the common subsequence."""
+    between_open = False  # after a content word without a counterpart, only function words since
+    other_function_word = False
+    for word in normal:
+        if word not in FUNCTION_WORDS:
+            if word not in other:
+                if between_open and other_function_word:
+                    return True
+                between_open = True
+            else:
+                between_open = False
+            other_function_word = False
+        elif word in other:
+            other_function_word = True
+    return False
 
 
 def divergent_spans(text_a: str, text_b: str) -> tuple[list[str], list[str]]:
