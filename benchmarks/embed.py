@@ -203,7 +203,7 @@ def run(quick: bool) -> list[Measurement]:
             f"{agreement:.6f}",
         )
     ]  # fmt: skip
-    for batch_size in (32, 128):
+    for batch_size in () if quick else (32, 128):  # --quick: no levers (10 minutes in all)
         config = dataclasses.replace(EmbedConfig(), batch_size=batch_size)
         log.info("embed lever batch_size=%d", batch_size)
         _, seconds = timed(_pipeline_embed, texts, config)

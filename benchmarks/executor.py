@@ -5,9 +5,9 @@ Both sides translate the same unique Russian sentences (a Transformer-base synth
 benchmarks/translate.py builds) and embed the same English sentences (all-MiniLM-L6-v2), each
 round with a cold cache, through the stage functions the run calls: `translate_sentences` and
 `embed_texts`, with no hook (local) and with flows.cluster's DaskChunks on a LocalCluster of 2
-single-threaded worker processes (dask). An embedding chunk is 1,024 sentences, so the
-quick sizes' embedding runs on one worker, with one torch thread against this process's two.
-The sides alternate over the rounds; the figure is the
+single-threaded worker processes (dask). Each stage's texts are cut into 4 chunks on both
+sides (the stages' own chunk sizes, 256 and 1,024 sentences, would give the quick sizes one
+chunk each, and one worker nothing to do). The sides alternate over the rounds; the figure is the
 median of dask/local per round, with the spread. This machine has 2 cores, as many as the
 cluster's workers: the figure is the overhead (pickling, sending, results coming back, models
 loaded per worker), not a speedup. The cluster's start and the workers' first model loads are
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+import pipeline.embed
+import pipeline.translate.argos
 from benchmarks.common import Measurement, log, timed
 from benchmarks.embed import english_articles
 from benchmarks.translate import DECODING_CAP, install_base_models, russian_sentences
@@ -38,6 +40,7 @@ from pipeline.translate.memory import TranslationMemory
 from pipeline.translate.packages import find_package
 
 ROUNDS = 3
+CHUNKS = 4  # per stage: two for each worker
 
 
 def _stages(
@@ -66,10 +69,25 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
     if find_package(packages_dir, "ru", "en") is None:
         log.info("building Transformer-base synthetic packages (ru, uk)")
         install_base_models(packages_dir)
-    russian = russian_sentences(128 if quick else 1024)
-    english = list(dict.fromkeys(s.text for s in english_articles(60 if quick else 400)))
+    russian = russian_sentences(64 if quick else 1024)
+    english = list(dict.fromkeys(s.text for s in english_articles(30 if quick else 400)))
     config = TranslateConfig(packages_dir=packages_dir, max_decoding_length=DECODING_CAP)
 
+    chunk_sizes = (
+        (pipeline.translate.argos, -(-len(russian) // CHUNKS)),
+        (pipeline.embed, -(-len(english) // CHUNKS)),
+    )
+    saved = [(module, module.CHUNK_SENTENCES) for module, _ in chunk_sizes]
+    for module, size in chunk_sizes:
+        module.CHUNK_SENTENCES = size
+    try:
+        return _measure(russian, english, config)
+    finally:
+        for module, size in saved:
+            module.CHUNK_SENTENCES = size
+
+
+def _measure(russian: list[str], english: list[str], config: TranslateConfig) -> list[Measurement]:
     started = time.perf_counter()
     with task_runner(DaskConfig(workers=2)) as runner:
         runner.client  # noqa: B018  (the runner starts its cluster on first use)
@@ -87,7 +105,7 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
             )
             dask_s.append(seconds)
     ratios = [d / loc for d, loc in zip(dask_s, local_s, strict=True)]
-    same_english = sum(a != b for a, b in zip(local_english, dask_english, strict=True))
+    differing = sum(a != b for a, b in zip(local_english, dask_english, strict=True))
     min_cosine = float(np.min(np.sum(local_vectors * dask_vectors, axis=1)))
     return [
         Measurement(
@@ -101,9 +119,10 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
             f"max_decoding_length {DECODING_CAP}) + embed {len(english)} unique English sentences, "
             f"cold cache, LocalCluster of 2 workers x 1 thread vs this process; dask/local per "
             f"round {', '.join(f'{r:.2f}' for r in ratios)} (median of {ROUNDS}, alternated); "
-            f"chunks sent per round: {dict(on_cluster.sent)} over {ROUNDS + 1} rounds; outside the "
-            f"rounds: cluster start {cluster_start_s:.1f} s, first dask round {first_s:.1f} s "
-            f"(workers load the models); translations differing {same_english}, min cosine of "
+            f"{CHUNKS} chunks per stage (chunks sent in the {ROUNDS + 1} dask rounds: "
+            f"{dict(on_cluster.sent)}); outside the rounds: cluster start {cluster_start_s:.1f} s, "
+            f"first dask round {first_s:.1f} s "
+            f"(workers load the models); translations differing {differing}, min cosine of "
             f"vectors {min_cosine:.6f}",
         )  # fmt: skip
     ]
