@@ -16,6 +16,7 @@ module would stand in for the dask package.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
@@ -47,7 +48,7 @@ def task_runner(config: DaskConfig) -> DaskTaskRunner:
             "host": "127.0.0.1",
             # Distributed serves its HTTP routes even without the dashboard: on a free port,
             # so that two runs' clusters never contend for the default 8787.
-            "dashboard_address": ":0",
+            "dashboard_address": "127.0.0.1:0",
         },
     )
 
@@ -68,7 +69,14 @@ class DaskChunks:
     def __call__(
         self, name: str, function: Callable[[Any, Any], Any], spec: Any, chunks: list[Any]
     ) -> Iterator[Any]:
-        client = self.runner.client
+        try:  # the runner starts its cluster, or connects to it, on first use
+            client = self.runner.client
+        except Exception as error:
+            where = self.runner.address or "a LocalCluster"
+            raise ChunkError(
+                f"the Dask cluster ({where}: dask in the config) cannot be used: "
+                f"{type(error).__name__}: {error}"
+            ) from error
         self.address = client.scheduler.address
         # pure=False: no hashing of the chunks' texts for a key; each is new work anyway.
         futures = [client.submit(function, spec, chunk, pure=False) for chunk in chunks]
@@ -95,5 +103,14 @@ def chunks_on(config: Config) -> Iterator[DaskChunks | None]:
     if config.executor == "local":
         yield None
         return
-    with task_runner(config.dask) as runner:
-        yield DaskChunks(runner)
+    # Distributed's INFO lines (workers coming and going, and a traceback logged at INFO when a
+    # closing worker's connection is already gone) would reach the run's log through Prefect's
+    # handlers: its warnings and errors still do.
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with task_runner(config.dask) as runner:
+            yield DaskChunks(runner)
+    finally:
+        logger.setLevel(level)

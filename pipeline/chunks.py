@@ -2,11 +2,11 @@
 
 Translate and embed cut the texts they have not cached into chunks (pipeline/translate/argos.py,
 pipeline/embed.py). With no `MapChunks` hook (the default, `parallax run`) each chunk runs here,
-as it always has. The flow passes a hook that runs each chunk as a Prefect task on a Dask
-cluster (flows/cluster.py, `executor: dask` in the config). Either way the chunks are the same, so
-the outputs are too; and the caches stay in this process, which stores each chunk's result as it
-comes back. A worker function is module-level (Dask pickles it by name), takes `(spec, chunk)`
-and loads its model once per worker process.
+as it always has. The flow passes a hook that runs each chunk as a Dask task on a cluster,
+through prefect-dask (flows/cluster.py, `executor: dask` in the config). Either way the chunks
+are the same, so the outputs are too; and the caches stay in this process, which stores each
+chunk's result as it comes back. A worker function is module-level (Dask pickles it by name),
+takes `(spec, chunk)` and loads its model once per worker process.
 """
 
 from __future__ import annotations

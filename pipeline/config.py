@@ -175,8 +175,8 @@ class Config:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
-    # local: translate and embed in the run's process; dask: their chunks as Prefect tasks on a
-    # Dask cluster (the flow only: flows/cluster.py)
+    # local: translate and embed in the run's process; dask: their chunks as Dask tasks on a
+    # cluster, through prefect-dask (the flow only: flows/cluster.py)
     executor: Literal["local", "dask"] = "local"
     dask: DaskConfig = field(default_factory=DaskConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -211,6 +211,10 @@ def _detectable(code: str) -> bool:
 # Bounds checked after types: (section, key) -> (test, what the key expects).
 _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("dask", "workers"): (lambda v: v >= 1, "an integer >= 1"),
+    ("dask", "address"): (
+        lambda v: v is None or bool(v.strip()),
+        "a scheduler address (tcp://host:8786) or null",
+    ),
     ("ingest", "max_file_bytes"): (lambda v: v > 0, "a positive number of bytes"),
     ("collect", "connect_timeout_seconds"): (lambda v: v > 0, "a positive number of seconds"),
     ("collect", "read_timeout_seconds"): (lambda v: v > 0, "a positive number of seconds"),

@@ -94,6 +94,12 @@ def test_executor_dask_is_refused_by_parallax_run_with_where_it_runs(tmp_path):
     assert done.stderr.strip() == (
         "parallax: config error: dask.workers: expected an integer >= 1, got 0"
     )
+    config.write_text('executor: dask\ndask:\n  address: " "\n', encoding="utf-8")
+    done = parallax("run", "--input", "in", "--config", str(config), tmp_path=tmp_path)
+    assert done.stderr.strip() == (
+        "parallax: config error: dask.address: expected a scheduler address (tcp://host:8786) "
+        "or null, got ' '"
+    )
     config.write_text("executor: dask\n", encoding="utf-8")
     done = parallax("run", "--input", "in", "--config", str(config), tmp_path=tmp_path)
     assert done.returncode == 2

@@ -17,12 +17,12 @@ from news_site import configure, serving
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.testing.utilities import prefect_test_harness
-from prefect_server import log_problems
+from prefect_server import free_port, log_problems
 
 import flows.align_articles as flow_module
 from flows.align_articles import align_articles
 from flows.artifacts import _inline, summary_markdown, top_statements_table
-from flows.cluster import DaskChunks
+from flows.cluster import DaskChunks, task_runner
 from flows.serve import scheduled_deployment
 from pipeline.chunks import ChunkError
 from pipeline.config import load_config
@@ -440,3 +440,29 @@ def test_a_chunk_whose_worker_dies_fails_the_stage_and_names_the_chunk():
         with pytest.raises(TypeError):
             next(on_cluster("translate ru", work, None, ["text"]))
         assert on_cluster.sent == {"embed": 2, "translate ru": 1}
+
+
+def test_a_cluster_that_cannot_be_reached_fails_the_stage_naming_its_address(
+    tmp_path, installed_packages_dir
+):
+    """Not as a damaged package: that would skip the language and let the run complete."""
+    import dask
+
+    from pipeline.config import DaskConfig, TranslateConfig
+    from pipeline.store import Store
+    from pipeline.translate import load_translators, translate_sentences
+    from pipeline.translate.memory import TranslationMemory
+
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    config = TranslateConfig(packages_dir=installed_packages_dir, beam_size=1)
+    sentences = [Sentence("a.txt", "s", 0, "Река закрыта.", lang="ru")]
+    unreachable = f"the Dask cluster \\({address}: dask in the config"
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "2s"}),
+        task_runner(DaskConfig(address=address)) as runner,
+        pytest.raises(ChunkError, match=unreachable),
+    ):
+        translate_sentences(
+            sentences, TranslationMemory({}), load_translators(config, {"ru"}), Store(tmp_path),
+            map_chunks=DaskChunks(runner),
+        )  # fmt: skip

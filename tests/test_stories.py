@@ -20,10 +20,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import alignment as alignment_bench
-from pipeline.config import StoriesConfig
+from pipeline.config import StoriesConfig, load_config
 from pipeline.export import previous_stories
 from pipeline.records import Article, Sentence
-from pipeline.run import story_fingerprints
+from pipeline.run import run, story_fingerprints
 from pipeline.stories import (
     ArticleFeatures,
     article_features,
@@ -443,12 +443,15 @@ def test_statement_ids_hold_when_a_later_article_joins_them(tmp_path):
     late = corpus_dir / "riverside-post" / "chemical-leak.html"  # 2026-10-03T09:10+02:00
     kept = late.read_bytes()
     late.unlink()
-    command = [str(PARALLAX), "run", "--input", str(corpus_dir), "--output", str(tmp_path / "out"),
-               "--cache-dir", str(tmp_path / "cache"), "--tm", str(sample / "tm.tsv")]  # fmt: skip
+    # In this process, as `parallax run --output --cache-dir --tm` would run (test_cli runs the
+    # command itself): three runs in one process load the model's libraries once.
+    config = load_config(None, {
+        "paths": {"output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")},
+        "translate": {"tm_files": [str(sample / "tm.tsv")]},
+    })  # fmt: skip
 
     def statements() -> list[dict]:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-        assert done.returncode == 0, done.stderr
+        run(corpus_dir, config)
         path = tmp_path / "out" / "latest" / "statements.csv"
         with path.open(encoding="utf-8", newline="") as handle:
             return list(csv.DictReader(handle))
