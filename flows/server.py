@@ -229,8 +229,7 @@ def start(
         served = load_config(config)
     except ConfigError as error:
         raise ServerError(f"config error: {error}") from None
-    # With executor: dask the cluster's workers embed: an embedding server would idle.
-    socket_path = served.embed.server_socket if served.executor == "local" else None
+    socket_path = served.embed.server_socket
     roots = allowed_roots(served)
     running = [name for name in PROCESSES if _alive(home, name)]
     if running:
