@@ -6,8 +6,8 @@ Prefect tasks of the flow run (with their timeouts and progress artifacts); each
 is a Dask task on that cluster. Chunks are sent as plain Dask tasks, not Prefect task runs: a
 Prefect task submitted from inside a stage task carries the stage's parameters (the open cache)
 in its context, which cannot be sent to a worker; and so workers need no access to the Prefect
-API. Each result comes back to the flow's process, which stores it in the cache as it arrives:
-the caches are the flow's, and workers only compute (pipeline/chunks.py).
+API. Each result comes back to the flow's process, which caches it as the local path does: the
+caches are the flow's, and workers only compute (pipeline/chunks.py).
 
 Not named dask.py: Prefect loads the flow from its file with flows/ on sys.path, where such a
 module would stand in for the dask package.
@@ -58,8 +58,8 @@ class DaskChunks:
     chunk of a call at once, yields their results in order, and counts what it sent (`sent`:
     chunks per name, "embed", "translate ru"). The runner starts its cluster (or connects to
     it) on the first chunk, so a run with nothing new to translate or embed starts none.
-    Raises ChunkError, naming the chunk, for one the cluster lost; an error raised by the
-    chunk's own function is raised as it would be here."""
+    Raises ChunkError for a cluster that cannot be reached, and, naming the chunk, for one the
+    cluster lost; an error raised by the chunk's own function is raised as it would be here."""
 
     def __init__(self, runner: DaskTaskRunner):
         self.runner = runner

@@ -4,8 +4,9 @@ Translate and embed cut the texts they have not cached into chunks (pipeline/tra
 pipeline/embed.py). With no `MapChunks` hook (the default, `parallax run`) each chunk runs here,
 as it always has. The flow passes a hook that runs each chunk as a Dask task on a cluster,
 through prefect-dask (flows/cluster.py, `executor: dask` in the config). Either way the chunks
-are the same, so the outputs are too; and the caches stay in this process, which stores each
-chunk's result as it comes back. A worker function is module-level (Dask pickles it by name),
+are the same, so the outputs are too; and the caches stay in this process, which stores what
+comes back as the local path does (translations chunk by chunk, embeddings at the stage's
+end). A worker function is module-level (Dask pickles it by name),
 takes `(spec, chunk)` and loads its model once per worker process.
 """
 
@@ -15,10 +16,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 # map_chunks(name, worker_function, spec, chunks) -> each chunk's result, in the chunks' order,
-# as each is ready. `name` says what the chunks are ("embed", "translate ru") for a task's name.
+# as each is ready. `name` says what the chunks are ("embed", "translate ru"), for the counts
+# and messages of the one who runs them.
 MapChunks = Callable[[str, Callable[[Any, Any], Any], Any, list[Any]], Iterable[Any]]
 
 
 class ChunkError(RuntimeError):
-    """A chunk failed where it ran: the worker died, or its model is not this run's. Unlike a
-    damaged model here (whose language is skipped), this fails the run: its message says why."""
+    """A chunk could not run where it was sent: the cluster cannot be reached, the chunk's
+    worker died, or the worker's model is not this run's. Unlike a damaged model here (whose
+    language is skipped), this fails the run: its message says why."""
