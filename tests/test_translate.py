@@ -456,3 +456,4 @@ def test_a_chunk_lost_elsewhere_fails_the_stage_where_a_damaged_model_skips_its_
     )  # fmt: skip
     assert [s.english_origin for s in out] == ["skipped"]
     assert [m.lang for m in report.missing] == ["ru"]
+    assert report.mt_new == 0  # run.json's translated_new: no sentence went through a model

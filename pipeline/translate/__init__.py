@@ -158,7 +158,6 @@ def _translate_cached(
     result = {text: cached[h] for text, h in hashes.items() if h in cached}
     todo = [text for text in texts if text not in result]
     report.mt_cached += len(result)
-    report.mt_new += len(todo)
     if todo:
         advance = (
             progress(f"translate {translator.package.from_code}", len(todo)) if progress else None
@@ -169,6 +168,7 @@ def _translate_cached(
             store.put_translations(
                 key, [(hashes[todo[i]], e) for i, e in zip(indices, english, strict=True)]
             )
+            report.mt_new += len(indices)  # counted as done: a package that fails did no work
             if advance:
                 advance(len(indices))
 
