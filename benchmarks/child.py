@@ -85,7 +85,11 @@ def main() -> None:
         # A package that failed leaves its sentences without English: every figure of such a
         # run measures a smaller corpus than the one named.
         raise SystemExit(f"translation packages failed: {run_info['missing_models']}")
-    summary.update(counts=run_info["counts"], seconds=run_info["seconds"])
+    summary.update(
+        counts=run_info["counts"],
+        seconds=run_info["seconds"],
+        align_embed_seconds=run_info["align_embed_seconds"],
+    )
     print(json.dumps(summary))
 
 

@@ -44,6 +44,7 @@ RELATIONS = (SAME, DISAGREES)
 
 _TOKEN = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_][\w'’-]*")
 _THOUSANDS = re.compile(r",(?=\d{3}\b)")
+_POSSESSIVE = re.compile(r"['’]s$")
 # Capitalised words that name no one: weekdays and months (a date is checked as a figure),
 # and words capitalised for other reasons.
 _NOT_NAMES = frozenset(
@@ -109,7 +110,7 @@ def _tokens(text: str) -> list[str]:
 
 
 def _name(token: str) -> str:
-    return re.sub(r"['’]s$", "", token).lower()
+    return _POSSESSIVE.sub("", token).lower()
 
 
 def _is_name(token: str) -> bool:

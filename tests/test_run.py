@@ -72,6 +72,10 @@ def test_full_run_translates_with_installed_models_and_writes_every_output(
     assert {"ingest", "segment", "langid", "translate", "embed", "align", "export"} <= set(
         info["seconds"]
     )
+    # the align stage's own model work (joined sentences, the margin's background) is a part
+    # of its seconds
+    assert info["counts"]["align_embedded_new"] > 0
+    assert 0 < info["align_embed_seconds"] <= info["seconds"]["align"]
     assert info["config"]["translate"]["beam_size"] == 1
     assert read_csv(latest / "rejects.csv") == []
     articles = read_csv(latest / "articles.csv")
@@ -105,6 +109,7 @@ def test_rerun_on_unchanged_input_translates_and_embeds_nothing(
     monkeypatch.setattr("pipeline.run.group_statements", refuse)  # no story is re-done
     second = run(corpus, config)
     assert second.counts["translated_new"] == 0 and second.counts["embedded_new"] == 0
+    assert first.counts["align_embedded_new"] > 0 and second.counts["align_embedded_new"] == 0
     assert second.counts["stories_aligned"] == 0 and second.counts["stories_changed"] == 0
     assert second.counts["translated_cached"] == first.counts["translated_new"]
     tables = sorted(path.name for path in first.run_dir.glob("*.csv"))
