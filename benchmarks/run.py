@@ -37,7 +37,7 @@ def main() -> None:
             ("embed", lambda: embed.run(args.quick)),
             ("executor", lambda: executor.run(args.quick, workdir)),
             ("ann", lambda: ann.run(args.quick)),
-            ("runs", lambda: runs.run(workdir)),
+            ("runs", lambda: runs.run(args.quick, workdir)),
             ("collect", lambda: collect.run(args.quick, workdir)),
             ("stories", lambda: stories.run_bench(args.quick, workdir)),
             ("incremental", lambda: incremental.run_bench(args.quick, workdir)),
