@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--packages", type=Path, required=True)
+    parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--max-decoding-length", type=int, default=32)
     parser.add_argument("--reference", type=Path, help="text<TAB>english lines")
     parser.add_argument("--embed-server-socket", type=Path, help="pipeline.embed_server socket")
@@ -70,6 +71,7 @@ def main() -> None:
             "paths": {"output_dir": str(args.output), "cache_dir": str(args.cache)},
             "translate": {
                 "packages_dir": str(args.packages),
+                "beam_size": args.beam_size,
                 "max_decoding_length": args.max_decoding_length,
             },
             "embed": {"server_socket": args.embed_server_socket and str(args.embed_server_socket)},
