@@ -304,7 +304,8 @@ def merge_candidates(
     """Possible one-to-many links, as (a, b1, b2, flipped): `a` may merge b1 (its link) and b2.
 
     b2 is a sentence left without a link whose best match is `a`, close enough on its own
-    (the cosine floor of `close_enough`).
+    (the cosine floor of `close_enough`) and naming no other people or places (relation): a
+    candidate is checked before its joined sentences are embedded, the costly part.
     `flipped` means the roles of the two articles are swapped.
     """
     candidates = []
@@ -317,8 +318,11 @@ def merge_candidates(
             a = int(best_for_other[b2])
             if b2 in linked_other or a not in partner:
                 continue
-            if margins[a, b2] >= config.margin_threshold and pair.close_enough(
-                *((b2, a) if flipped else (a, b2)), config
+            row, column = (b2, a) if flipped else (a, b2)
+            if (
+                margins[a, b2] >= config.margin_threshold
+                and pair.close_enough(row, column, config)
+                and pair.relation(row, column) != DIFFERENT
             ):
                 candidates.append((a, partner[a], b2, flipped))
     return candidates
@@ -346,7 +350,7 @@ def merged_links(
         alone = pair.vectors_b[a] if flipped else pair.vectors_a[a]
         row, column = (b2, a) if flipped else (a, b2)
         gain = float(alone @ merged) - max(cosines[a, b1], cosines[a, b2])
-        if gain >= config.merge_min_gain and pair.relation(row, column) != DIFFERENT:
+        if gain >= config.merge_min_gain:
             found.append(pair.link(row, column, "merge"))
     return found
 
