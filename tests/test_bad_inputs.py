@@ -543,6 +543,50 @@ def test_an_install_killed_half_way_leaves_no_listed_package(tmp_path, tiny_mode
     assert not half.exists()  # the next install clears what the killed one left
 
 
+@pytest.mark.parametrize(
+    "metadata",
+    [b"{}", b'{"from_code": "ru", "to_code": null}', b"[1]", b"\xff\xfe not utf-8"],
+    ids=["empty", "no-code", "not-an-object", "not-utf8"],
+)  # fmt: skip
+def test_a_package_whose_metadata_is_damaged_is_not_listed(
+    tmp_path, tiny_model_files, metadata, caplog
+):
+    from pipeline.translate.packages import install_file, installed_packages
+
+    packages = tmp_path / "packages"
+    damaged = install_file(tiny_model_files["ru"], packages)
+    install_file(tiny_model_files["uk"], packages)
+    (Path(damaged.package_path) / "metadata.json").write_bytes(metadata)
+    assert [(p.from_code, p.to_code) for p in installed_packages(packages)] == [("uk", "en")]
+    assert f"the package in {damaged.package_path} is left out" in caplog.text
+
+
+def test_a_package_whose_metadata_is_cut_short_is_left_out_and_the_run_completes(
+    tmp_path, tiny_model_files
+):
+    from pipeline.translate.packages import install_file
+
+    packages = tmp_path / "packages"
+    damaged = install_file(tiny_model_files["ru"], packages)
+    install_file(tiny_model_files["uk"], packages)
+    (Path(damaged.package_path) / "metadata.json").write_bytes(b'{"from_code": "ru", "to_')
+    write(tmp_path, "in/ru.txt", RUSSIAN)
+    write(tmp_path, "in/en.txt", ENGLISH)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"translate:\n  packages_dir: {packages}\n", encoding="utf-8")
+    done = parallax("run", "--input", "in", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"the package in {damaged.package_path} is left out" in done.stderr
+    rows = read_csv(tmp_path / "outputs" / "latest" / "sentences.csv")
+    assert {(r["lang"], r["english_origin"]) for r in rows} == {
+        ("en", "original"), ("ru", "skipped"),
+    }  # fmt: skip
+    listed = parallax("models", "--config", str(config), "list", cwd=tmp_path)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    assert "uk→en" in listed.stdout and "ru→en" not in listed.stdout
+
+
 def test_a_package_damaged_after_install_skips_its_language_and_the_run_completes(
     tmp_path, tiny_model_files
 ):

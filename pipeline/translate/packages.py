@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import stat
@@ -22,6 +23,8 @@ from pathlib import Path, PurePosixPath
 
 from argostranslate import package as argos_package
 from argostranslate import settings as argos_settings
+
+log = logging.getLogger(__name__)
 
 INDEX_TIMEOUT_SECONDS = 20
 REQUIRED_METADATA = ("from_code", "to_code", "package_version")
@@ -75,14 +78,26 @@ def _extracting_into(packages_dir: Path) -> Iterator[None]:
 
 
 def installed_packages(packages_dir: Path) -> list[argos_package.Package]:
-    """Packages in `packages_dir`, sorted by language pair; folders without metadata are ignored."""
+    """Packages in `packages_dir`, sorted by language pair. Folders without metadata are
+    ignored; one whose metadata cannot be read (damaged on disk, no language codes) is left out
+    with a warning naming it, so its language is missing rather than every run failing."""
     if not packages_dir.is_dir():
         return []
-    found = [
-        argos_package.Package(path)
-        for path in sorted(packages_dir.iterdir())
-        if (path / "metadata.json").is_file()
-    ]
+    found = []
+    for path in sorted(packages_dir.iterdir()):
+        if not (path / "metadata.json").is_file():
+            continue
+        try:  # JSON and UTF-8 decoding errors are ValueErrors; JSON not an object, AttributeError
+            package = argos_package.Package(path)
+        except (OSError, ValueError, AttributeError) as error:
+            log.warning("the package in %s is left out: its metadata.json fails (%s); "
+                        "install it again", path, error)  # fmt: skip
+            continue
+        if not all(isinstance(getattr(package, key, None), str) for key in REQUIRED_METADATA):
+            log.warning("the package in %s is left out: its metadata.json lacks one of %s; "
+                        "install it again", path, ", ".join(REQUIRED_METADATA))  # fmt: skip
+            continue
+        found.append(package)
     return sorted(found, key=lambda p: (p.from_code, p.to_code, p.package_version))
 
 
