@@ -18,6 +18,7 @@ from pipeline.config import config_from_dict
 from pipeline.normalise import matching_key
 from pipeline.run import run
 from pipeline.translate.argos import ArgosTranslator
+from pipeline.translate.packages import find_package
 
 
 def use_reference_english(reference: Path) -> None:
@@ -40,6 +41,17 @@ def use_reference_english(reference: Path) -> None:
         return swap(range(len(sentences)), machine)
 
     ArgosTranslator.translate = translate
+
+
+def _why_untranslated(missing: dict, packages: Path) -> str:
+    lang = missing["lang"]
+    package = find_package(packages, lang, "en")
+    cause = (
+        f"the package in {package.package_path} fails: see the warning above"
+        if package
+        else f"no {lang}→en package in {packages}"
+    )
+    return f"{missing['sentences']} {lang} sentences ({cause})"
 
 
 def peak_rss_kib() -> int:
@@ -84,9 +96,12 @@ def main() -> None:
     summary = {"wall_s": wall, "peak_rss_mib": peak_kib / 1024, "run_dir": str(result.run_dir)}
     run_info = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
     if run_info["missing_models"]:
-        # A package that failed leaves its sentences without English: every figure of such a
-        # run measures a smaller corpus than the one named.
-        raise SystemExit(f"translation packages failed: {run_info['missing_models']}")
+        # Sentences left without English (a package failed or is missing): every figure of such
+        # a run would measure a smaller corpus than the one named.
+        raise SystemExit(
+            "sentences without English, so no benchmark figure: "
+            + "; ".join(_why_untranslated(m, args.packages) for m in run_info["missing_models"])
+        )
     summary.update(
         counts=run_info["counts"],
         seconds=run_info["seconds"],
