@@ -543,6 +543,22 @@ def test_an_install_killed_half_way_leaves_no_listed_package(tmp_path, tiny_mode
     assert not half.exists()  # the next install clears what the killed one left
 
 
+def run_ru_and_en_with(packages: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """`parallax run` over one Russian and one English article with `packages`: it completes,
+    the Russian sentences skipped. Returns the run and its config file."""
+    write(tmp_path, "in/ru.txt", RUSSIAN)
+    write(tmp_path, "in/en.txt", ENGLISH)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"translate:\n  packages_dir: {packages}\n", encoding="utf-8")
+    done = parallax("run", "--input", "in", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(tmp_path / "outputs" / "latest" / "sentences.csv")
+    assert {(r["lang"], r["english_origin"]) for r in rows} == {
+        ("en", "original"), ("ru", "skipped"),
+    }  # fmt: skip
+    return done, config
+
+
 @pytest.mark.parametrize(
     "metadata",
     [b"{}", b'{"from_code": "ru", "to_code": null}', b"[1]", b"\xff\xfe not utf-8"],
@@ -570,18 +586,9 @@ def test_a_package_whose_metadata_is_cut_short_is_left_out_and_the_run_completes
     damaged = install_file(tiny_model_files["ru"], packages)
     install_file(tiny_model_files["uk"], packages)
     (Path(damaged.package_path) / "metadata.json").write_bytes(b'{"from_code": "ru", "to_')
-    write(tmp_path, "in/ru.txt", RUSSIAN)
-    write(tmp_path, "in/en.txt", ENGLISH)
-    config = tmp_path / "config.yaml"
-    config.write_text(f"translate:\n  packages_dir: {packages}\n", encoding="utf-8")
-    done = parallax("run", "--input", "in", "--config", str(config), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done, config = run_ru_and_en_with(packages, tmp_path)
     assert "Traceback" not in done.stderr
     assert f"the package in {damaged.package_path} is left out" in done.stderr
-    rows = read_csv(tmp_path / "outputs" / "latest" / "sentences.csv")
-    assert {(r["lang"], r["english_origin"]) for r in rows} == {
-        ("en", "original"), ("ru", "skipped"),
-    }  # fmt: skip
     listed = parallax("models", "--config", str(config), "list", cwd=tmp_path)
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
     assert "uk→en" in listed.stdout and "ru→en" not in listed.stdout
@@ -595,15 +602,6 @@ def test_a_package_damaged_after_install_skips_its_language_and_the_run_complete
     packages = tmp_path / "packages"
     package = install_file(tiny_model_files["ru"], packages)
     (Path(package.package_path) / "model" / "model.bin").write_bytes(b"damaged on disk " * 64)
-    write(tmp_path, "in/ru.txt", RUSSIAN)
-    write(tmp_path, "in/en.txt", ENGLISH)
-    config = tmp_path / "config.yaml"
-    config.write_text(f"translate:\n  packages_dir: {packages}\n", encoding="utf-8")
-    done = parallax("run", "--input", "in", "--config", str(config), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    done, _ = run_ru_and_en_with(packages, tmp_path)
     assert "the ru→en package in" in done.stderr and "its sentences are skipped" in done.stderr
     assert "skipped 2 ru sentences" in done.stdout
-    rows = read_csv(tmp_path / "outputs" / "latest" / "sentences.csv")
-    assert {(r["lang"], r["english_origin"]) for r in rows} == {
-        ("en", "original"), ("ru", "skipped"),
-    }  # fmt: skip
