@@ -53,9 +53,14 @@ def skipped_warnings(missing: list[MissingModel]) -> list[str]:
     lines = []
     for m in missing:
         if m.install_command:
+            cause = (
+                f"the {m.lang}→en package in `{m.failed_package}` fails"
+                if m.failed_package
+                else f"no {m.lang}→en model is installed"
+            )
             lines.append(
-                f"> **Warning: {m.sentences} {m.lang} sentences have no English side** (no "
-                f"{m.lang}→en model is installed). {cost} Install it with `{m.install_command}` "
+                f"> **Warning: {m.sentences} {m.lang} sentences have no English side** ({cause})."
+                f" {cost} Install it with `{m.install_command}` "
                 f"(offline: `{install_file_command()}`); the next run fills them in."
             )
         else:

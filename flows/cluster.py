@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
 from typing import Any
 
+import dask
 from distributed import KilledWorker
 from distributed.comm.core import CommClosedError
 from prefect_dask import DaskTaskRunner
@@ -53,6 +55,29 @@ def task_runner(config: DaskConfig) -> DaskTaskRunner:
     )
 
 
+@contextlib.contextmanager
+def kept_environment() -> Iterator[None]:
+    """Put back, on leaving, the environment variables a LocalCluster's nannies set here.
+
+    Before it spawns a worker, a nanny sets OMP_NUM_THREADS, MKL_NUM_THREADS and
+    OPENBLAS_NUM_THREADS to 1 (its `distributed.nanny.pre-spawn-environ`, and PYTHONHASHSEED) in
+    its own process's environment, "even if this means poisoning the process running the
+    Nanny" (distributed.nanny.Nanny), and leaves them there. The flow's process would then load
+    torch (align's joined sentences) on one thread, and every process it starts would run on
+    one: a benchmark's runs after a LocalCluster took twice as long.
+    """
+    keys = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), "PYTHONHASHSEED"}
+    before = {key: os.environ.get(key) for key in keys}
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 class DaskChunks:
     """pipeline.run's `map_chunks` hook (pipeline/chunks.py) on the runner's cluster: sends every
     chunk of a call at once, yields their results in order, and counts what it sent (`sent`:
@@ -70,7 +95,8 @@ class DaskChunks:
         self, name: str, function: Callable[[Any, Any], Any], spec: Any, chunks: list[Any]
     ) -> Iterator[Any]:
         try:  # the runner starts its cluster, or connects to it, on first use
-            client = self.runner.client
+            with kept_environment():
+                client = self.runner.client
         except Exception as error:
             where = self.runner.address or "a LocalCluster"
             raise ChunkError(
@@ -82,14 +108,15 @@ class DaskChunks:
         futures = [client.submit(function, spec, chunk, pure=False) for chunk in chunks]
         self.sent[name] += len(futures)
         try:
-            for i, future in enumerate(futures, 1):
-                try:
-                    yield future.result()
-                except _LOST as error:
-                    raise ChunkError(
-                        f"{name} chunk {i} of {len(chunks)} was lost on the Dask cluster at "
-                        f"{self.address} ({type(error).__name__}: {error})"
-                    ) from error
+            with kept_environment():  # a nanny restarting a dead worker sets them again
+                for i, future in enumerate(futures, 1):
+                    try:
+                        yield future.result()
+                    except _LOST as error:
+                        raise ChunkError(
+                            f"{name} chunk {i} of {len(chunks)} was lost on the Dask cluster "
+                            f"at {self.address} ({type(error).__name__}: {error})"
+                        ) from error
         finally:  # after a failure: the rest is not waited for
             if unfinished := [future for future in futures if not future.done()]:
                 client.cancel(unfinished)

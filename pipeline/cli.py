@@ -287,10 +287,15 @@ def _missing_lines(missing: list[MissingModel]) -> list[str]:
     lines = []
     for m in missing:
         if m.install_command:
+            cause = (
+                f"the {m.lang}→en package in {m.failed_package} fails (see the warning above)"
+                if m.failed_package
+                else f"no {m.lang}→en model installed"
+            )
             lines.append(
-                f"skipped {m.sentences} {m.lang} sentences: no {m.lang}→en model installed; "
-                f"install it with `{m.install_command}` (offline: "
-                f"`{packages.install_file_command()}`), then run again"
+                f"skipped {m.sentences} {m.lang} sentences: {cause}; "
+                f"install it{' again' if m.failed_package else ''} with `{m.install_command}` "
+                f"(offline: `{packages.install_file_command()}`), then run again"
             )
         else:
             lines.append(

@@ -77,8 +77,10 @@ class Alignment:
 
 @dataclass(frozen=True)
 class MissingModel:
-    """Sentences left untranslated because no model is installed for their language."""
+    """Sentences left untranslated because no model is installed for their language, or the
+    one installed fails (`failed_package`: its folder; "" when none is installed)."""
 
     lang: str
     sentences: int
     install_command: str
+    failed_package: str = ""

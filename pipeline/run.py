@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import clean, segment
-from pipeline.align import LINK_CACHE_FORMAT, align, background_sentences
+from pipeline.align import LINK_CACHE_FORMAT, align_stories, background_sentences
 from pipeline.boilerplate import mark_in_corpus
 from pipeline.chunks import MapChunks
 from pipeline.config import Config
@@ -320,16 +320,24 @@ def align_and_group(
         story = story_of[sentence.article_id]
         (untranslated_of[story] if rows_of[story] else unplaced).append(sentence)
     background = encode(background_sentences())
-    alignments, statements, unique = [], [], []
-    for story in stories:
+    told = [story for story in stories if rows_of[story.id]]
+    aligned = [story for story in told if len(story.articles) > 1]
+
+    def sentences_and_vectors(story: Story) -> tuple[list[Sentence], np.ndarray]:
         rows = rows_of[story.id]
-        if not rows:
-            continue
-        sentences = [embedded.sentences[r] for r in rows]
-        vectors = embedded.vectors[rows]
-        links, groups = [], []
-        if len(story.articles) > 1:
-            links = align(sentences, vectors, config.align, encode, store, options, background)
+        return [embedded.sentences[r] for r in rows], embedded.vectors[rows]
+
+    # All stories in one call, so that their joined sentences share model calls.
+    found = align_stories(
+        map(sentences_and_vectors, aligned), config.align, encode, store, options, background
+    )
+    links_of = dict(zip([story.id for story in aligned], found, strict=True))
+    alignments, statements, unique = [], [], []
+    for story in told:
+        sentences, vectors = sentences_and_vectors(story)
+        links = links_of.get(story.id, [])
+        groups = []
+        if story.id in links_of:
             groups = group_statements(sentences, vectors, links, config.align.group_min_cosine)
         alignments += links
         statements += [dataclasses.replace(g, story=story.id) for g in groups]
@@ -840,8 +848,10 @@ def merged_report(reports: list[TranslateReport]) -> TranslateReport:
         merged.mt_cached += report.mt_cached
         merged.packages.update(report.packages)
         missing.update({m.lang: m.sentences for m in report.missing})
-    commands = {m.lang: m.install_command for r in reports for m in r.missing}
-    merged.missing = [MissingModel(lang, n, commands[lang]) for lang, n in sorted(missing.items())]
+    first = {m.lang: m for r in reports for m in r.missing}
+    merged.missing = [
+        dataclasses.replace(first[lang], sentences=n) for lang, n in sorted(missing.items())
+    ]
     return merged
 
 

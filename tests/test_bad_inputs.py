@@ -604,4 +604,12 @@ def test_a_package_damaged_after_install_skips_its_language_and_the_run_complete
     (Path(package.package_path) / "model" / "model.bin").write_bytes(b"damaged on disk " * 64)
     done, _ = run_ru_and_en_with(packages, tmp_path)
     assert "the ru→en package in" in done.stderr and "its sentences are skipped" in done.stderr
-    assert "skipped 2 ru sentences" in done.stdout
+    # The summary, run.json and the report name the failing package, not a missing one.
+    failing = f"the ru→en package in {package.package_path} fails"
+    assert f"skipped 2 ru sentences: {failing}" in done.stdout
+    assert "no ru→en model installed" not in done.stdout
+    latest = tmp_path / "outputs" / "latest"
+    (missing,) = json.loads((latest / "run.json").read_text(encoding="utf-8"))["missing_models"]
+    assert missing["failed_package"] == str(package.package_path)
+    report = (latest / "report.html").read_text(encoding="utf-8")
+    assert "package in <code>" in report and "no ru→en model is installed" not in report

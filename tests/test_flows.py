@@ -21,8 +21,8 @@ from prefect_server import free_port, log_problems
 
 import flows.align_articles as flow_module
 from flows.align_articles import align_articles
-from flows.artifacts import _inline, summary_markdown, top_statements_table
-from flows.cluster import DaskChunks, task_runner
+from flows.artifacts import _inline, skipped_warnings, summary_markdown, top_statements_table
+from flows.cluster import DaskChunks, kept_environment, task_runner
 from flows.serve import scheduled_deployment
 from pipeline.chunks import ChunkError
 from pipeline.config import load_config
@@ -213,6 +213,15 @@ def test_summary_markdown_and_top_table_from_a_result(tmp_path):
     assert "| export | 0.2 |" in text
 
 
+def test_the_summary_names_a_package_that_fails_rather_than_calling_it_missing():
+    failing = MissingModel("ru", 2, "parallax models install ru", failed_package="/p/ru_en")
+    (warning,) = skipped_warnings([failing])
+    assert "(the ru→en package in `/p/ru_en` fails)" in warning
+    assert "installed" not in warning
+    (plain,) = skipped_warnings([MissingModel("uk", 4, "parallax models install uk")])
+    assert "(no uk→en model is installed)" in plain
+
+
 def test_the_summary_lists_stories_with_each_sources_wording_and_the_largest_coverage(
     sample_run,
 ):
@@ -368,6 +377,8 @@ def test_executor_dask_runs_translate_and_embed_chunks_on_a_cluster_with_the_sam
 
     monkeypatch.setattr(pipeline.embed, "CHUNK_SENTENCES", 16)
     monkeypatch.setattr(pipeline.translate.argos, "CHUNK_SENTENCES", 8)
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(key, raising=False)
     runs = {}
     for executor in ("local", "dask"):
         folder = tmp_path / executor
@@ -384,6 +395,8 @@ def test_executor_dask_runs_translate_and_embed_chunks_on_a_cluster_with_the_sam
         runs[executor] = (state, Path(state.result()["run_dir"]), folder / "cache")
 
     local_summary, dask_summary = (runs[e][0].result() for e in ("local", "dask"))
+    # The LocalCluster's nannies set these to 1 here; the flow's process keeps its own threads.
+    assert "OMP_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
     assert "dask_chunks" not in local_summary
     # Every text translated or embedded went to the cluster, in chunks of the sizes set above.
     sent = dask_summary["dask_chunks"]
@@ -427,6 +440,7 @@ def test_a_chunk_whose_worker_dies_fails_the_stage_and_names_the_chunk():
     settings = {"distributed.scheduler.allowed-failures": 0}  # no retry on another worker
     with (
         dask.config.set(settings),
+        kept_environment(),  # this process's threads, for the tests after this one
         LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0")
         as cluster,
         Client(cluster) as client,

@@ -133,7 +133,14 @@ def translate_sentences(
     )
     unsupported = [MissingModel(OTHER, other, "")] if other else []
     report.missing = sorted(
-        missing_models(sentences, memory, working, target) + unsupported, key=lambda m: m.lang
+        [
+            dataclasses.replace(m, failed_package=str(translators[m.lang].package.package_path))
+            if m.lang in failed
+            else m
+            for m in missing_models(sentences, memory, working, target)
+        ]
+        + unsupported,
+        key=lambda m: m.lang,
     )
     translated = []
     for index, sentence in enumerate(sentences):
