@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -52,6 +53,58 @@ def timed(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any,
     start = time.perf_counter()
     result = function(*args, **kwargs)
     return result, time.perf_counter() - start
+
+
+# Rounds of every side-by-side figure: one noisy stretch of a shared machine must not decide it
+# (embed_vs_raw_encode once came out 0.55 on a loaded machine, 0.96 to 1.02 in other runs).
+ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Turns:
+    """Seconds of two sides timed in turns (alternate()), one entry per round."""
+
+    value_s: list[float]
+    baseline_s: list[float]
+
+    @property
+    def speedup(self) -> float:
+        """Median over the rounds of baseline seconds / value seconds (> 1: value is faster)."""
+        return statistics.median(b / v for v, b in zip(self.value_s, self.baseline_s, strict=True))
+
+    @property
+    def value(self) -> float:
+        return statistics.median(self.value_s)
+
+    @property
+    def baseline(self) -> float:
+        return statistics.median(self.baseline_s)
+
+    def describe(self) -> str:
+        per_round = ", ".join(
+            f"{b / v:.2f}" for v, b in zip(self.value_s, self.baseline_s, strict=True)
+        )
+        return f"median of {len(self.value_s)} rounds taking turns (per round {per_round})"
+
+
+def alternate(
+    value: Callable[[], Any], baseline: Callable[[], Any], rounds: int = ROUNDS
+) -> tuple[Any, Any, Turns]:
+    """Time `value` and `baseline` in turns, `rounds` times each, the order swapped every round
+    so that neither always runs second. Returns (value's last result, baseline's last result,
+    the seconds of each round)."""
+    value_s: list[float] = []
+    baseline_s: list[float] = []
+    for number in range(rounds):
+        order = ((value, value_s), (baseline, baseline_s))
+        for function, seconds in order if number % 2 == 0 else reversed(order):
+            result, elapsed = timed(function)
+            seconds.append(elapsed)
+            if function is value:
+                value_result = result
+            else:
+                baseline_result = result
+    return value_result, baseline_result, Turns(value_s, baseline_s)
 
 
 def machine() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import Measurement, log, timed
+from benchmarks.common import Measurement, alternate, log
 from benchmarks.synthetic_corpus import STATEMENTS_PER_EVENT, _statement
 from pipeline.align import align
 from pipeline.config import AlignConfig, EmbedConfig
@@ -142,14 +142,15 @@ def _alignment_keys(sentences: list[Sentence], vectors: np.ndarray) -> set[tuple
     return {(x.a.article_id, x.a.position, x.b.article_id, x.b.position) for x in found}
 
 
-def _backends(texts: list[str], torch_s: float, torch_vectors: np.ndarray) -> list[Measurement]:
-    """ONNX fp32 and int8 against torch encode: speed, agreement, same alignments or not."""
+def _backends(texts: list[str], torch_vectors: np.ndarray, articles: int) -> list[Measurement]:
+    """ONNX fp32 and int8 against torch encode (both models loaded before the clock starts):
+    speed in turns, agreement, same alignments or not."""
     try:
         import onnx  # noqa: F401  (torch.onnx.export needs it)
     except ImportError:
         return [Measurement("embed_backend[onnx]", 0, 0, 0, "", "sentences/s",
                             "not measured: the `onnx` package is not installed")]  # fmt: skip
-    sentences = english_articles(120)
+    sentences = english_articles(articles)  # whose alignments must not change
     align_texts = list(dict.fromkeys(s.english for s in sentences))
     row_of = {text: row for row, text in enumerate(align_texts)}
     rows = [row_of[s.english] for s in sentences]
@@ -163,19 +164,25 @@ def _backends(texts: list[str], torch_s: float, torch_vectors: np.ndarray) -> li
     with tempfile.TemporaryDirectory() as folder:
         log.info("embed: exporting MiniLM to ONNX (fp32, int8)")
         files = export_onnx(Path(folder))
-        tokenizer = _sentence_transformer().tokenizer
+        torch_model = _sentence_transformer()
+        torch_model.encode(texts[:BATCH_SIZE])  # first run allocates; not part of the rate
         for label, path in zip(("onnx-fp32", "onnx-int8"), files, strict=True):
-            encoder = OnnxEncoder(path, tokenizer)
-            encoder.encode(texts[:BATCH_SIZE])  # first run allocates; not part of the rate
-            vectors, seconds = timed(encoder.encode, texts)
+            encoder = OnnxEncoder(path, torch_model.tokenizer)
+            encoder.encode(texts[:BATCH_SIZE])
+            log.info("embed: %s and torch in turns", label)
+            vectors, _, turns = alternate(
+                lambda encoder=encoder: encoder.encode(texts),
+                lambda: torch_model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True),
+            )
             agreement = float(np.min(np.sum(vectors * torch_vectors, axis=1)))
             aligned = _alignment_keys(sentences, encoder.encode(align_texts)[rows])
             same = aligned == reference
             results.append(
                 Measurement(
-                    f"embed_backend[{label}]", len(texts) / seconds, len(texts) / torch_s,
-                    torch_s / seconds, "", "sentences/s",
-                    f"onnxruntime vs torch SentenceTransformer.encode; min cosine to torch "
+                    f"embed_backend[{label}]", len(texts) / turns.value,
+                    len(texts) / turns.baseline, turns.speedup, "", "sentences/s",
+                    f"onnxruntime vs torch SentenceTransformer.encode, {turns.describe()}; "
+                    f"min cosine to torch "
                     f"vectors {agreement:.5f}; alignments on {len(sentences)} sentences "
                     f"identical to torch: {same} ({len(aligned ^ reference)} differ of "
                     f"{len(reference)}; torch at batch {BATCH_SIZE // 2} vs {BATCH_SIZE}: "
@@ -186,33 +193,37 @@ def _backends(texts: list[str], torch_s: float, torch_vectors: np.ndarray) -> li
 
 
 def run(quick: bool) -> list[Measurement]:
-    texts = list(dict.fromkeys(s.english for s in english_articles(300 if quick else 1200)))
+    texts = list(dict.fromkeys(s.english for s in english_articles(50 if quick else 1200)))
     log.info("embed: warming up the model files (%d unique sentences)", len(texts))
     _raw_encode(texts[:8])
-    log.info("embed: raw SentenceTransformer.encode")
-    raw, raw_s = timed(_raw_encode, texts)
-    log.info("embed: pipeline stage, cold store")
-    ours, ours_s = timed(_pipeline_embed, texts, EmbedConfig())
+    log.info("embed: pipeline stage (cold store) and raw SentenceTransformer.encode in turns")
+    ours, raw, turns = alternate(
+        lambda: _pipeline_embed(texts, EmbedConfig()), lambda: _raw_encode(texts)
+    )
     agreement = float(np.min(np.sum(raw * ours, axis=1)))
     results = [
         Measurement(
-            "embed_vs_raw_encode", len(texts) / ours_s, len(texts) / raw_s, raw_s / ours_s,
-            ">= 0.9", "sentences/s",
+            "embed_vs_raw_encode", len(texts) / turns.value, len(texts) / turns.baseline,
+            turns.speedup, ">= 0.9", "sentences/s",
             f"{len(texts)} unique English sentences, all-MiniLM-L6-v2 torch CPU, batch "
-            f"{BATCH_SIZE}; both sides include model load; min cosine pipeline vs raw "
-            f"{agreement:.6f}",
+            f"{BATCH_SIZE}; both sides include model load; {turns.describe()}; min cosine "
+            f"pipeline vs raw {agreement:.6f}",
         )
     ]  # fmt: skip
     for batch_size in () if quick else (32, 128):  # --quick: no levers (10 minutes in all)
         config = dataclasses.replace(EmbedConfig(), batch_size=batch_size)
-        log.info("embed lever batch_size=%d", batch_size)
-        _, seconds = timed(_pipeline_embed, texts, config)
+        log.info("embed lever batch_size=%d, in turns with the default", batch_size)
+        _, _, lever = alternate(
+            lambda config=config: _pipeline_embed(texts, config),
+            lambda: _pipeline_embed(texts, EmbedConfig()),
+        )
         results.append(
             Measurement(
-                f"embed_lever[batch_size={batch_size}]", len(texts) / seconds,
-                len(texts) / ours_s, ours_s / seconds, "", "sentences/s",
-                f"pipeline stage with embed.batch_size {batch_size} vs {BATCH_SIZE}",
+                f"embed_lever[batch_size={batch_size}]", len(texts) / lever.value,
+                len(texts) / lever.baseline, lever.speedup, "", "sentences/s",
+                f"pipeline stage with embed.batch_size {batch_size} vs {BATCH_SIZE}, "
+                f"{lever.describe()}",
             )
         )  # fmt: skip
-    results += _backends(texts, raw_s, raw)
+    results += _backends(texts, raw, articles=60 if quick else 120)
     return results

@@ -29,7 +29,7 @@ import pipeline.translate.argos
 from benchmarks.common import Measurement, log, timed
 from benchmarks.embed import english_articles
 from benchmarks.translate import DECODING_CAP, install_base_models, russian_sentences
-from flows.cluster import DaskChunks, task_runner
+from flows.cluster import DaskChunks, kept_environment, task_runner
 from pipeline.chunks import MapChunks
 from pipeline.config import DaskConfig, EmbedConfig, TranslateConfig
 from pipeline.embed import Embedder, embed_texts
@@ -90,7 +90,8 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
 def _measure(russian: list[str], english: list[str], config: TranslateConfig) -> list[Measurement]:
     started = time.perf_counter()
     with task_runner(DaskConfig(workers=2)) as runner:
-        runner.client  # noqa: B018  (the runner starts its cluster on first use)
+        with kept_environment():  # so that the local rounds, and later benchmarks, keep theirs
+            runner.client  # noqa: B018  (the runner starts its cluster on first use)
         on_cluster = DaskChunks(runner)
         cluster_start_s = time.perf_counter() - started
         log.info("executor: first dask round (workers load their models)")
