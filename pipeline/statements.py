@@ -41,6 +41,10 @@ class Statement:
         return tuple(sorted({m.source for m in self.members}))
 
 
+# Centralities closer than this to the best are ties (a cosine's rounding is ~1e-7).
+CENTRALITY_TIE = 1e-4
+
+
 def _key(sentence: Sentence) -> tuple[str, int]:
     return (sentence.article_id, sentence.position)
 
@@ -138,7 +142,11 @@ def group_statements(
     statements = []
     for number, rows in enumerate(groups, start=1):
         centrality = (vectors[rows] @ vectors[rows].T).sum(axis=1)
-        representative = sentences[rows[int(np.argmax(centrality))]].english
+        # Near-equal centralities are a tie, and the first sentence (article, position) takes
+        # it. Two sentences always tie (each scores its own norm plus their cosine): float
+        # rounding, which changes with the machine and the thread count, chose between them.
+        best = int(np.flatnonzero(centrality >= centrality.max() - CENTRALITY_TIE)[0])
+        representative = sentences[rows[best]].english
         statements.append(
             Statement(f"S{number:04d}", tuple(sentences[r] for r in rows), representative)
         )

@@ -594,14 +594,19 @@ def test_a_package_whose_metadata_is_cut_short_is_left_out_and_the_run_completes
     assert "uk→en" in listed.stdout and "ru→en" not in listed.stdout
 
 
+@pytest.mark.parametrize("damage", ["garbage", "deleted"])
 def test_a_package_damaged_after_install_skips_its_language_and_the_run_completes(
-    tmp_path, tiny_model_files
+    tmp_path, tiny_model_files, damage
 ):
     from pipeline.translate.packages import install_file
 
     packages = tmp_path / "packages"
     package = install_file(tiny_model_files["ru"], packages)
-    (Path(package.package_path) / "model" / "model.bin").write_bytes(b"damaged on disk " * 64)
+    model = Path(package.package_path) / "model" / "model.bin"
+    if damage == "garbage":
+        model.write_bytes(b"damaged on disk " * 64)
+    else:  # the whole run used to stop on it: "parallax: [Errno 2] No such file ..."
+        model.unlink()
     done, _ = run_ru_and_en_with(packages, tmp_path)
     assert "the ru→en package in" in done.stderr and "its sentences are skipped" in done.stderr
     # The summary, run.json and the report name the failing package, not a missing one.

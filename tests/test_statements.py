@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from pipeline.records import Alignment, Sentence
 from pipeline.statements import (
@@ -73,6 +74,17 @@ def test_a_statement_carried_by_three_outlets_is_one_group_with_a_central_repres
     assert statement.members == tuple(members)
     assert statement.representative == "b0"  # closest to the other two
     assert statement.sources == ("a", "b", "c")
+
+
+@pytest.mark.parametrize("larger", [0, 1])
+def test_two_sentences_tie_and_rounding_does_not_choose_the_representative(larger):
+    """A two-sentence group's centralities differ only by the rounding of each vector's norm,
+    which changes with the thread count (a dask run and a local one chose differently)."""
+    a, b = sentence("a", 0), sentence("b", 0)
+    vectors = np.array([[0.6, 0.8], [0.8, 0.6]], dtype=np.float32)
+    vectors[larger] *= np.float32(1.0000002)  # one norm rounds a hair above the other
+    (statement,) = group_statements([a, b], vectors, [Alignment(a, b, 0.96, 1.5)], 0.5)
+    assert statement.representative == "a0"
 
 
 def test_two_articles_of_one_outlet_do_not_make_a_statement_shared():

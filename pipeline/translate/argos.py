@@ -71,7 +71,12 @@ class ArgosTranslator:
 
     @property
     def cache_key(self) -> str:
-        weights = file_fingerprint(Path(self.package.package_path) / "model" / "model.bin")
+        try:
+            weights = file_fingerprint(Path(self.package.package_path) / "model" / "model.bin")
+        except OSError:
+            # Its model file is gone or unreadable: translate() fails and the stage names the
+            # package; this key matches no cached work.
+            weights = "unreadable"
         return f"{self.package_id}#{weights};{self.options.output_key()}"
 
     def _model(self) -> ctranslate2.Translator:
