@@ -18,7 +18,6 @@ from pipeline.config import config_from_dict
 from pipeline.normalise import matching_key
 from pipeline.run import run
 from pipeline.translate.argos import ArgosTranslator
-from pipeline.translate.packages import find_package
 
 
 def use_reference_english(reference: Path) -> None:
@@ -44,11 +43,11 @@ def use_reference_english(reference: Path) -> None:
 
 
 def _why_untranslated(missing: dict, packages: Path) -> str:
-    lang = missing["lang"]
-    package = find_package(packages, lang, "en")
+    """One of run.json's missing_models in words."""
+    lang, failed = missing["lang"], missing["failed_package"]
     cause = (
-        f"the package in {package.package_path} fails: see the warning above"
-        if package
+        f"the package in {failed} fails: see the warning above"
+        if failed
         else f"no {lang}→en package in {packages}"
     )
     return f"{missing['sentences']} {lang} sentences ({cause})"

@@ -848,9 +848,10 @@ def merged_report(reports: list[TranslateReport]) -> TranslateReport:
         merged.mt_cached += report.mt_cached
         merged.packages.update(report.packages)
         missing.update({m.lang: m.sentences for m in report.missing})
-    first = {m.lang: m for r in reports for m in r.missing}
+    # The parts share their models: any part's record of a language says how it is missing.
+    record = {m.lang: m for r in reports for m in r.missing}
     merged.missing = [
-        dataclasses.replace(first[lang], sentences=n) for lang, n in sorted(missing.items())
+        dataclasses.replace(record[lang], sentences=n) for lang, n in sorted(missing.items())
     ]
     return merged
 
