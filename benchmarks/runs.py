@@ -196,8 +196,8 @@ def run(quick: bool, workdir: Path) -> list[Measurement]:
                 seconds["align"] / seconds["embed"], "<= 0.15", "s",
                 f"align stage against embed stage, first run over {size} articles (cold "
                 f"caches). Of align's {seconds['align']:.1f} s, {embedding:.1f} s embed "
-                f"{runs[size]['counts']['align_embedded_new']} texts (joined sentences, and the "
-                f"margin's 240 background sentences); the rest, "
+                f"{runs[size]['counts']['align_embedded_new']} joined sentences (the margin's "
+                f"240 background sentences are embedded by the embed stage); the rest, "
                 f"{seconds['align'] - embedding:.1f} s, is "
                 f"{(seconds['align'] - embedding) / seconds['embed']:.2f} x the embed stage",
             )

@@ -23,9 +23,8 @@ from __future__ import annotations
 import bisect
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Protocol
 
@@ -64,17 +63,10 @@ class DistinctVectors:
             of_row[row] = number_of[key]
         return cls(vectors[first_rows], of_row)
 
-    def side(self, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct vectors of `rows` (ids, ascending) and which of them each row is: one
-        article's side of every cosine block it is in, found once per article."""
-        return np.unique(self.of_row[rows], return_inverse=True)
-
-    def cosines(
-        self, side_a: tuple[np.ndarray, np.ndarray], side_b: tuple[np.ndarray, np.ndarray]
-    ) -> np.ndarray:
-        """The |rows_a| x |rows_b| cosine block of two side()s, computed once per pair of
-        distinct vectors."""
-        (ids_a, back_a), (ids_b, back_b) = side_a, side_b
+    def cosines(self, rows_a: list[int], rows_b: np.ndarray) -> np.ndarray:
+        """The |rows_a| x |rows_b| cosine block, computed once per pair of distinct vectors."""
+        ids_a, back_a = np.unique(self.of_row[rows_a], return_inverse=True)
+        ids_b, back_b = np.unique(self.of_row[rows_b], return_inverse=True)
         block = self.vectors[ids_a] @ self.vectors[ids_b].T
         return block[back_a][:, back_b]
 
@@ -122,7 +114,10 @@ def background_sentences() -> list[str]:
 def background_neighbours(vectors: np.ndarray, background: np.ndarray, k: int) -> np.ndarray:
     """Each row's k highest cosines to the background vectors, highest first: |rows| x k."""
     k = min(k, len(background))
-    return -np.sort(-(vectors @ background.T), axis=1)[:, :k]
+    cosines = vectors @ background.T
+    # Only the k highest are sorted: a partition first (sorting all 240 columns took 2x longer).
+    highest = -np.partition(-cosines, k - 1, axis=1)[:, :k] if k < cosines.shape[1] else cosines
+    return -np.sort(-highest, axis=1)
 
 
 def ratio_margin(
@@ -136,21 +131,18 @@ def ratio_margin(
     A row's neighbourhood is its k highest cosines in the block; where the block has fewer than
     k columns, it is topped up to k from the row's highest cosines to the background
     (`background_a`, |A| x k, from background_neighbours()). Columns likewise (`background_b`).
+    The align stage scores all of an article's new pairs at once the same way (_story_pairs).
     """
-    row_mean = _neighbourhood_mean(cosines, k, background_a)
-    col_mean = _neighbourhood_mean(cosines.T, k, background_b)
-    denominator = (row_mean[:, None] + col_mean[None, :]) / 2
-    return cosines / np.maximum(denominator, 1e-6)
+    rows, columns = cosines.shape
+    row_means = neighbourhood_means(cosines, Columns.of([range(columns)]), k, background_a)
+    column_means = neighbourhood_means(cosines.T, Columns.of([range(rows)]), k, background_b)
+    return margins_of(cosines, row_means, column_means.T)
 
 
-def _neighbourhood_mean(cosines: np.ndarray, k: int, background: np.ndarray | None) -> np.ndarray:
-    """Per row, the mean of its k highest cosines, topped up from `background` when the row
-    has fewer than k."""
-    own = -np.sort(-cosines, axis=1)[:, :k]
-    missing = k - own.shape[1]
-    if background is None or missing <= 0:
-        return own.mean(axis=1)
-    return np.hstack([own, background[:, :missing]]).mean(axis=1)
+def margins_of(cosines: np.ndarray, row_means: np.ndarray, column_means: np.ndarray) -> np.ndarray:
+    """Each cosine over the mean of its row's and its column's neighbourhood means (both
+    broadcast to the cosines' shape)."""
+    return cosines / np.maximum((row_means + column_means) / 2, 1e-6)
 
 
 def mutual_best(scores: np.ndarray) -> list[tuple[int, int]]:
@@ -169,7 +161,8 @@ Encode = Callable[[list[str]], np.ndarray]  # texts -> normalised vectors (cache
 
 @dataclass(frozen=True)
 class ArticlePair:
-    """The sentences of two articles and their cosine and ratio-margin matrices."""
+    """The sentences of two articles, their |a| x |b| cosine and ratio-margin matrices, and
+    each sentence's best match by margin in the other article (the first on ties, as argmax)."""
 
     a: list[Sentence]
     b: list[Sentence]
@@ -177,6 +170,13 @@ class ArticlePair:
     vectors_b: np.ndarray
     cosines: np.ndarray
     margins: np.ndarray
+    best_b: np.ndarray  # per row: margins.argmax(axis=1)
+    best_a: np.ndarray  # per column: margins.argmax(axis=0)
+
+    def mutual_best(self) -> list[tuple[int, int]]:
+        """mutual_best(self.margins), from the best matches already found."""
+        best_a = self.best_a.tolist()
+        return [(i, j) for i, j in enumerate(self.best_b.tolist()) if best_a[j] == i]
 
     def relation(self, i: int, j: int) -> str:
         return relation(self.a[i].english, self.b[j].english)
@@ -314,9 +314,8 @@ def merge_candidates(
         margins = pair.margins.T if flipped else pair.margins
         partner = {(j if flipped else i): (i if flipped else j) for i, j in links}
         linked_other = set(partner.values())
-        best_for_other = margins.argmax(axis=0)
-        for b2 in range(margins.shape[1]):
-            a = int(best_for_other[b2])
+        best_for_other = (pair.best_b if flipped else pair.best_a).tolist()
+        for b2, a in enumerate(best_for_other):
             if b2 in linked_other or a not in partner:
                 continue
             row, column = (b2, a) if flipped else (a, b2)
@@ -393,7 +392,7 @@ class PairPlan:
 def plan_pair(pair: ArticlePair, config: AlignConfig, with_joined: bool) -> PairPlan:
     links = [
         (i, j)
-        for i, j in mutual_best(pair.margins)
+        for i, j in pair.mutual_best()
         if pair.margins[i, j] >= config.margin_threshold
         and pair.close_enough(i, j, config)
         and pair.relation(i, j) != DIFFERENT  # other people or places: another claim
@@ -490,8 +489,10 @@ def align_stories(
     may be a generator: each story's vectors are needed only while its pairs are planned).
 
     Pairs that need joined sentences embedded wait, across stories, until NEW_PAIRS_PER_SLICE
-    of them do: their joined sentences are then embedded in one `encode` call, their links
-    made and cached. Only the waiting pairs' matrices are held in memory.
+    of them do: their joined sentences are then embedded in one `encode` call and their links
+    made. Only the waiting pairs' matrices are held in memory. Links go to the cache in
+    batches of NEW_PAIRS_PER_SLICE pairs (a batch once forced the waiting pairs' model call
+    early: four calls where two would do).
     """
     found: list[list[Alignment]] = []
     waiting: list[tuple[int, str, ArticlePair, PairPlan]] = []
@@ -503,9 +504,7 @@ def align_stories(
             found[story] += links
             to_cache.append((key, _cache_rows(pair, links)))
 
-    def flush() -> None:
-        finish(waiting)
-        waiting.clear()
+    def write() -> None:
         if cache and to_cache:
             cache.put_links(cache_key, to_cache)
         to_cache.clear()
@@ -520,9 +519,13 @@ def align_stories(
                 waiting.append((story, key, pair, plan))
             else:
                 finish([(story, key, pair, plan)])
-            if len(waiting) >= NEW_PAIRS_PER_SLICE or len(to_cache) >= NEW_PAIRS_PER_SLICE:
-                flush()
-    flush()
+            if len(waiting) >= NEW_PAIRS_PER_SLICE:
+                finish(waiting)
+                waiting.clear()
+            if len(to_cache) >= NEW_PAIRS_PER_SLICE:
+                write()
+    finish(waiting)
+    write()
     return [
         sorted(links, key=lambda x: (x.a.article_id, x.a.position, x.b.article_id, x.b.position))
         for links in found
@@ -570,19 +573,80 @@ def _story_pairs(
         around = None
         if background is not None:
             around = background_neighbours(vectors, background, config.k)
-        sides = {article: distinct.side(rows_of[article]) for article in {*chain(*todo)}}
-        for a, b in todo:
-            rows_a, rows_b = rows_of[a], rows_of[b]
-            cosines = distinct.cosines(sides[a], sides[b])
-            margins = (
-                ratio_margin(cosines, config.k)
-                if around is None
-                else ratio_margin(cosines, config.k, around[rows_a], around[rows_b])
-            )
-            pair = ArticlePair(
-                sentences_of[a], sentences_of[b], vectors[rows_a], vectors[rows_b], cosines,
-                margins,
-            )  # fmt: skip
-            yield hashes[a, b], pair, plan_pair(pair, config, with_joined)
+        later_of: dict[int, list[int]] = defaultdict(list)
+        for a, b in todo:  # sorted: articles in order, each one's partners in order
+            later_of[a].append(b)
+        # Article by article: the blocks of all its pairs side by side, scored together.
+        for a, later in later_of.items():
+            rows_a, columns = rows_of[a], Columns.of([rows_of[b] for b in later])
+            cosines = distinct.cosines(rows_a, columns.rows)
+            around_a = None if around is None else around[rows_a]
+            around_b = None if around is None else around[columns.rows]
+            row_means = neighbourhood_means(cosines, columns, config.k, around_a)
+            column_means = neighbourhood_means(cosines.T, Columns.of([rows_a]), config.k, around_b)
+            margins = margins_of(cosines, row_means[:, columns.part], column_means.T)
+            best_b = columns.padded(margins).argmax(axis=2)
+            best_a = margins.argmax(axis=0)
+            vectors_a = vectors[rows_a]
+            for p, b in enumerate(later):
+                # Copies: a pair waiting for its model call must not hold the whole row block.
+                block = slice(columns.starts[p], columns.starts[p + 1])
+                pair = ArticlePair(
+                    sentences_of[a], sentences_of[b], vectors_a, vectors[rows_of[b]],
+                    cosines[:, block].copy(), margins[:, block].copy(), best_b[:, p].copy(),
+                    best_a[block].copy(),
+                )  # fmt: skip
+                yield hashes[a, b], pair, plan_pair(pair, config, with_joined)
 
     return alignments, planned()
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The sentences of several partner articles side by side, as the columns of one block."""
+
+    rows: np.ndarray  # column -> row in the story
+    starts: np.ndarray  # partner p's columns are starts[p]:starts[p + 1]
+    part: np.ndarray  # column -> partner
+    offset: np.ndarray  # column -> its row within its partner
+
+    @classmethod
+    def of(cls, partners: list[Sequence[int]]) -> Columns:
+        """`partners`: each partner's rows in the story, in order."""
+        lengths = np.array([len(rows) for rows in partners])
+        starts = np.concatenate([[0], np.cumsum(lengths)])
+        part = np.repeat(np.arange(len(partners)), lengths)
+        offset = np.arange(starts[-1]) - starts[part]
+        return cls(np.concatenate(partners).astype(np.int64), starts, part, offset)
+
+    def padded(self, block: np.ndarray) -> np.ndarray:
+        """|rows| x |partners| x longest partner: each partner's columns, -inf after its last."""
+        width = int(np.diff(self.starts).max())
+        padded = np.full((len(block), len(self.starts) - 1, width), -np.inf, block.dtype)
+        padded[:, self.part, self.offset] = block
+        return padded
+
+
+def neighbourhood_means(
+    cosines: np.ndarray, columns: Columns, k: int, background: np.ndarray | None
+) -> np.ndarray:
+    """_neighbourhood_mean of every block of a |rows| x |columns| cosine matrix at once:
+    |rows| x |partners|, each row's mean of its k highest cosines in each partner's columns,
+    topped up from `background` (|rows| x k, background_neighbours()) where the partner has
+    fewer than k sentences. One sort for all of an article's partners: sorting each pair's
+    block apart cost more in numpy's per-call overhead than in the sorts themselves."""
+    lengths = np.diff(columns.starts)
+    top = -np.sort(-columns.padded(cosines), axis=2)[:, :, :k]
+    if top.shape[2] < k:
+        top = np.concatenate([top, np.zeros((*top.shape[:2], k - top.shape[2]), top.dtype)], 2)
+    place = np.arange(k)[None, :]
+    own = place < lengths[:, None]  # partners x k
+    values = np.where(own, top, 0)
+    counted = np.minimum(lengths, k)
+    if background is not None:
+        # The places a partner cannot fill take the row's background cosines, highest first.
+        from_background = place - lengths[:, None]
+        usable = ~own & (from_background < background.shape[1])
+        values = np.where(usable, background[:, np.where(usable, from_background, 0)], values)
+        counted = counted + usable.sum(axis=1)
+    return (values.sum(axis=2) / counted).astype(cosines.dtype)

@@ -256,6 +256,8 @@ def _share_a_name(first: frozenset[str], second: frozenset[str]) -> bool:
     return any(a == b or _similar_names(a, b) for a in first for b in second)
 
 
+# The same few names meet in many sentence pairs of a story: each pair of them is compared once.
+@functools.lru_cache(maxsize=1 << 16)
 def _similar_names(a: str, b: str) -> bool:
     """difflib's ratio >= NAME_SIMILARITY, its two cheap upper bounds tried first (as
     difflib.get_close_matches does): most name pairs differ at the first."""

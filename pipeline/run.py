@@ -204,7 +204,10 @@ def split_with_cache(
 class Embedded:
     sentences: list[Sentence]  # those with an English side, in order
     vectors: np.ndarray
-    encoded: int  # texts newly embedded this run
+    encoded: int  # sentences' texts newly embedded this run
+    # The vectors of background_sentences(), the ratio margin's fixed neighbourhood: texts known
+    # before alignment, so embedded by this stage (on a cold cache) and not by the align stage.
+    background: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -212,8 +215,8 @@ class Aligned:
     alignments: list[Alignment]
     statements: list[Statement]
     unique: list[UniqueSentence]
-    # The align stage embeds joined sentences (merges, near-translation beads) and, once, the
-    # margin's background: a model's work inside the stage, reported apart from its own.
+    # The align stage embeds joined sentences (merges, near-translation beads): a model's work
+    # inside the stage, reported apart from its own.
     embedded_new: int = 0
     embed_seconds: float = 0.0
 
@@ -225,11 +228,13 @@ def embed(
     progress: Progress | None,
     map_chunks: MapChunks | None = None,
 ) -> Embedded:
-    """Vectors for every sentence that has an English side and is not boilerplate."""
+    """Vectors for every sentence that has an English side and is not boilerplate, and for
+    the margin's background sentences."""
     alignable = [s for s in sentences if s.english and not s.boilerplate]
     texts = [s.english for s in alignable]
     vectors, encoded = embed_texts(texts, embedder, store, progress, map_chunks)
-    return Embedded(alignable, vectors, encoded)
+    background, _ = embed_texts(background_sentences(), embedder, store, map_chunks=map_chunks)
+    return Embedded(alignable, vectors, encoded, background)
 
 
 def align_options(config: Config, embedder: Embedder) -> str:
@@ -319,7 +324,6 @@ def align_and_group(
     for sentence in untranslated:
         story = story_of[sentence.article_id]
         (untranslated_of[story] if rows_of[story] else unplaced).append(sentence)
-    background = encode(background_sentences())
     told = [story for story in stories if rows_of[story.id]]
     aligned = [story for story in told if len(story.articles) > 1]
 
@@ -329,8 +333,9 @@ def align_and_group(
 
     # All stories in one call, so that their joined sentences share model calls.
     found = align_stories(
-        map(sentences_and_vectors, aligned), config.align, encode, store, options, background
-    )
+        map(sentences_and_vectors, aligned), config.align, encode, store, options,
+        embedded.background,
+    )  # fmt: skip
     links_of = dict(zip([story.id for story in aligned], found, strict=True))
     alignments, statements, unique = [], [], []
     for story in told:
@@ -784,8 +789,8 @@ def run(
             "stories_changed": changed_stories,
             "story_fingerprints": fingerprints,
             "seconds": seconds,
-            # Of the align stage's seconds, those spent embedding joined sentences and the
-            # background (cache lookups included).
+            # Of the align stage's seconds, those spent embedding joined sentences (cache
+            # lookups included).
             "align_embed_seconds": round(aligned.embed_seconds, 3),
         }
         # The report is part of the export stage: it is made from the tables just written.
@@ -825,7 +830,8 @@ def what_to_redo(
 
 
 def embedded_of(parts: list[Prepared], articles: set[str]) -> Embedded:
-    """The embedded sentences (and vectors) of these `articles` from the prepared `parts`."""
+    """The embedded sentences (and vectors) of these `articles` from the prepared `parts`; the
+    background's vectors from the first part (none without parts: then nothing is aligned)."""
     rows = [
         (part, row)
         for part in parts
@@ -836,7 +842,10 @@ def embedded_of(parts: list[Prepared], articles: set[str]) -> Embedded:
     if rows:
         vectors = np.stack([part.embedded.vectors[row] for part, row in rows])
     encoded = sum(part.embedded.encoded for part in parts)
-    return Embedded([part.embedded.sentences[row] for part, row in rows], vectors, encoded)
+    background = parts[0].embedded.background if parts else np.zeros((0, 0), np.float32)
+    return Embedded(
+        [part.embedded.sentences[row] for part, row in rows], vectors, encoded, background
+    )
 
 
 def merged_report(reports: list[TranslateReport]) -> TranslateReport:

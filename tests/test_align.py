@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from pipeline.align import align, align_stories, mutual_best, ratio_margin
+from pipeline.align import (
+    Columns,
+    align,
+    align_stories,
+    mutual_best,
+    neighbourhood_means,
+    ratio_margin,
+)
 from pipeline.config import AlignConfig
 from pipeline.records import Sentence
 
@@ -28,6 +35,30 @@ def test_ratio_margin_prefers_a_distinct_match_over_a_sentence_close_to_everythi
     margins = ratio_margin(cosines, k=2)
     assert margins[0, 0] > margins[1, 1]
     assert margins[0, 0] > 1.3
+
+
+def test_neighbourhood_means_of_partners_side_by_side_match_each_block_on_its_own():
+    # One article's rows against three partners of 1, 3 and 6 sentences (k = 4): the first two
+    # cannot supply k neighbours and are topped up from the background, the third can.
+    rng = np.random.default_rng(1)
+    cosines = rng.uniform(-0.2, 1.0, size=(5, 10)).astype(np.float32)
+    background = -np.sort(-rng.uniform(0.0, 0.6, size=(5, 4)).astype(np.float32), axis=1)
+    partners = [[0], [1, 2, 3], [4, 5, 6, 7, 8, 9]]
+    means = neighbourhood_means(cosines, Columns.of(partners), 4, background)
+    assert means.shape == (5, 3) and means.dtype == np.float32
+    for p, columns in enumerate(partners):
+        for row in range(5):
+            own = sorted(cosines[row, columns].tolist(), reverse=True)[:4]
+            expected = np.mean(own + background[row, : 4 - len(own)].tolist())
+            assert means[row, p] == pytest.approx(expected, abs=1e-6)
+    # Without a background, a short partner's mean is over the neighbours it has.
+    alone = neighbourhood_means(cosines, Columns.of(partners), 4, None)
+    assert alone[2, 1] == pytest.approx(cosines[2, 1:4].mean(), abs=1e-6)
+    # ratio_margin, one block at a time, is the same computation.
+    block = cosines[:, 1:4]
+    margins = ratio_margin(block, 4, background, background[:3])
+    column_means = neighbourhood_means(block.T, Columns.of([range(5)]), 4, background[:3])
+    assert np.allclose(margins, block / ((means[:, 1:2] + column_means.T) / 2))
 
 
 def test_mutual_best_keeps_only_pairs_best_in_both_directions():

@@ -72,8 +72,7 @@ def test_full_run_translates_with_installed_models_and_writes_every_output(
     assert {"ingest", "segment", "langid", "translate", "embed", "align", "export"} <= set(
         info["seconds"]
     )
-    # the align stage's own model work (joined sentences, the margin's background) is a part
-    # of its seconds
+    # the align stage's own model work (joined sentences) is a part of its seconds
     assert info["counts"]["align_embedded_new"] > 0
     assert 0 < info["align_embed_seconds"] <= info["seconds"]["align"]
     assert info["config"]["translate"]["beam_size"] == 1
