@@ -73,6 +73,9 @@ def main() -> None:
     parser.add_argument("--max-decoding-length", type=int, default=32)
     parser.add_argument("--reference", type=Path, help="text<TAB>english lines")
     parser.add_argument("--embed-server-socket", type=Path, help="pipeline.embed_server socket")
+    parser.add_argument(
+        "--accumulate", action="store_true", help="corpus.accumulate, as scheduled runs do"
+    )
     args = parser.parse_args()
     if args.reference:
         use_reference_english(args.reference)
@@ -86,6 +89,7 @@ def main() -> None:
                 "max_decoding_length": args.max_decoding_length,
             },
             "embed": {"server_socket": args.embed_server_socket and str(args.embed_server_socket)},
+            "corpus": {"accumulate": args.accumulate},
         }
     )
     start = time.perf_counter()

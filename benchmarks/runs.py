@@ -1,11 +1,13 @@
 """Whole runs (pipeline.run.run) on synthetic corpora: reruns, one new article, memory, scale.
 
-Every run is its own process (benchmarks/child.py), so peak RSS is that run's alone and the
-caches are the only thing one run hands the next. Sizes: 10, 100 and 1,000 articles, each from
-a cold cache; then the 1,000-article corpus again unchanged (rerun) and with one article added
-(incremental), both over the warm cache and output folder. The article is added twice from the
-same state: once as a scheduled run makes it, with the embedding server (pipeline.embed_server)
-holding the model, and once loading the model in the run.
+Every run is its own process (benchmarks/child.py), so peak RSS is that run's alone. Every run
+accumulates its corpus (corpus.accumulate) as the scheduled flow's runs do
+(config/scheduled.yaml): the caches and the accumulated corpus in the output folder are what one
+run hands the next. Sizes: 10, 100 and 1,000 articles, each from a cold cache; then the
+1,000-article corpus again unchanged (rerun) and with one article added (incremental), both over
+the warm cache and output folder. The article is added twice from the same state: once as a
+scheduled run makes it, with the embedding server (pipeline.embed_server) holding the model, and
+once loading the model in the run.
 
 Translation runs Transformer-base models on every Russian and Ukrainian sentence, so a first run
 pays what a real one does; the English the pipeline then embeds and aligns is the generator's
@@ -48,6 +50,7 @@ def _child(
         "--output", str(work / "outputs"), "--cache", str(work / "cache"),
         "--packages", str(packages), "--reference", str(work / "reference.tsv"),
         "--beam-size", str(decoding[0]), "--max-decoding-length", str(decoding[1]),
+        "--accumulate",
     ]  # fmt: skip
     if embed_server:
         command += ["--embed-server-socket", str(embed_server)]

@@ -123,10 +123,13 @@ def _is_name(token: str) -> bool:
     )
 
 
-def names(text: str) -> set[str]:
+# Stories (pipeline/stories.py) read every sentence's names and figures; the align stage's
+# facts() reads them again: each sentence is read once.
+@functools.lru_cache(maxsize=1 << 16)
+def names(text: str) -> frozenset[str]:
     """Capitalised words after the first, lowercased, possessive dropped; not function words
     (a quotation's first word: `said: "We will..."`) nor titles ("President", "Mayor")."""
-    return {_name(token) for token in _tokens(text)[1:] if _is_name(token)}
+    return frozenset(_name(token) for token in _tokens(text)[1:] if _is_name(token))
 
 
 def titled_people(text: str) -> set[str]:
@@ -177,8 +180,8 @@ def counted(text: str) -> set[tuple[str, str]]:
     return found
 
 
-# figures() and counted() of one sentence read it once (facts() asks both).
-@functools.lru_cache(maxsize=1 << 12)
+# figures() and counted() of one sentence read it once (facts() asks both; stories figures()).
+@functools.lru_cache(maxsize=1 << 16)
 def _figure_tokens(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """figures()'s numbers, each with the two words after it, lowercased (none where another
     figure comes first)."""
@@ -241,7 +244,7 @@ class Facts:
 @functools.lru_cache(maxsize=1 << 16)
 def facts(text: str) -> Facts:
     return Facts(
-        frozenset(names(text)),
+        names(text),
         frozenset(titled_people(text)),
         frozenset(_acronyms(text)),
         frozenset(figures(text)),

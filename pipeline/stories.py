@@ -47,7 +47,7 @@ from scipy import sparse
 
 from pipeline.config import StoriesConfig
 from pipeline.records import Article, Sentence
-from pipeline.relation import facts
+from pipeline.relation import figures, names
 
 log = logging.getLogger(__name__)
 
@@ -379,10 +379,8 @@ def regroup_stories(
 
 def _named(text: str) -> set[str]:
     """What a sentence names: people, places and organisations, and its figures ("#200"), the
-    facts that tell one event from another of its kind at the same place. Read through facts(),
-    which caches each sentence's reading: the align stage's relation checks ask it again."""
-    read = facts(text)
-    return read.names | {"#" + figure for figure in read.figures}
+    facts that tell one event from another of its kind at the same place."""
+    return names(text) | {"#" + figure for figure in figures(text)}
 
 
 def _sort_date(moment: datetime | None) -> datetime:
