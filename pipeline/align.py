@@ -621,6 +621,8 @@ class Columns:
 
     def padded(self, block: np.ndarray) -> np.ndarray:
         """|rows| x |partners| x longest partner: each partner's columns, -inf after its last."""
+        if len(self.starts) == 2:  # one partner: nothing to pad
+            return block[:, None, :]
         width = int(np.diff(self.starts).max())
         padded = np.full((len(block), len(self.starts) - 1, width), -np.inf, block.dtype)
         padded[:, self.part, self.offset] = block

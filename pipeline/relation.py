@@ -105,8 +105,10 @@ _AUXILIARIES = frozenset("do does did will would shall should can could may migh
 NAME_SIMILARITY = 0.7
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(_THOUSANDS.sub("", text))
+# facts() reads one sentence's tokens six times (names, people, acronyms, weekdays, ...).
+@functools.lru_cache(maxsize=1 << 16)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(_THOUSANDS.sub("", text)))
 
 
 def _name(token: str) -> str:
