@@ -80,7 +80,7 @@ def candidate_article_pairs(
     the same vector tie; the tie goes to the earlier article (by name), so the choice depends on
     the corpus alone.
     """
-    neighbours, min_cosine = config.candidates, config.min_cosine
+    neighbours = config.candidates
     occurrences = sorted(set(zip(article_of.tolist(), distinct.of_row.tolist(), strict=True)))
     articles_of: list[list[int]] = [[] for _ in range(len(distinct.vectors))]
     for article, vector in occurrences:  # sorted: each list is in article order
@@ -89,11 +89,14 @@ def candidate_article_pairs(
     largest_article = int(np.bincount(article_of).max())
     index = build_index(distinct.vectors, config.index, config.ann_min_vectors)
     scores, ids = search(index, distinct.vectors, neighbours + largest_article)
+    # The loop below reads neighbours one by one: as Python numbers (numpy scalars cost ~3x),
+    # with the floor rounded to float32 as a comparison with a float32 score rounds it.
+    score_rows, id_rows, floor = scores.tolist(), ids.tolist(), float(np.float32(config.min_cosine))
     pairs = set()
     for own, vector in occurrences:
         taken = 0
-        for score, other_vector in zip(scores[vector], ids[vector], strict=True):
-            if other_vector < 0 or score < min_cosine or taken == neighbours:
+        for score, other_vector in zip(score_rows[vector], id_rows[vector], strict=True):
+            if other_vector < 0 or score < floor or taken == neighbours:
                 break
             for other in articles_of[other_vector]:
                 if other != own and taken < neighbours:
