@@ -40,7 +40,7 @@ serve: $(STAMP)
 stop:
 	$(BIN)/python -m flows.server stop --home $(PREFECT_HOME)
 
-# Benchmarks are separate from the tests; QUICK=1 takes 8 to 9 minutes on 2 cores.
+# Benchmarks are separate from the tests; QUICK=1 takes 7 to 9 minutes on 2 cores.
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run $(if $(QUICK),--quick)
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.run [--quick]
 
---quick: smaller sizes (said in each note), 8 to 9 minutes on 2 cores (the goal is under 10).
+--quick: smaller sizes (said in each note), 7 to 9 minutes on 2 cores (the goal is under 10).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from benchmarks.common import Measurement, log, machine, write_results  # noqa: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="smaller sizes: 8 to 9 minutes on 2 cores"
+        "--quick", action="store_true", help="smaller sizes: 7 to 9 minutes on 2 cores"
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
