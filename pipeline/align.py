@@ -635,13 +635,17 @@ class Columns:
 def neighbourhood_means(
     cosines: np.ndarray, columns: Columns, k: int, background: np.ndarray | None
 ) -> np.ndarray:
-    """_neighbourhood_mean of every block of a |rows| x |columns| cosine matrix at once:
-    |rows| x |partners|, each row's mean of its k highest cosines in each partner's columns,
-    topped up from `background` (|rows| x k, background_neighbours()) where the partner has
-    fewer than k sentences. One sort for all of an article's partners: sorting each pair's
-    block apart cost more in numpy's per-call overhead than in the sorts themselves."""
+    """The ratio margin's neighbourhood means of every block of a |rows| x |columns| cosine
+    matrix at once: |rows| x |partners|, each row's mean of its k highest cosines in each
+    partner's columns, topped up from `background` (|rows| x k, background_neighbours()) where
+    the partner has fewer than k sentences. One sort for all of an article's partners: sorting
+    each pair's block apart cost more in numpy's per-call overhead than in the sorts themselves.
+    """
     lengths = np.diff(columns.starts)
     top = -np.sort(-columns.padded(cosines), axis=2)[:, :, :k]
+    # No place past the longest partner and the whole background can be filled: a larger k
+    # (align.k has no upper bound) takes as many values as this one, and no more memory.
+    k = min(k, top.shape[2] + (0 if background is None else background.shape[1]))
     if top.shape[2] < k:
         top = np.concatenate([top, np.zeros((*top.shape[:2], k - top.shape[2]), top.dtype)], 2)
     place = np.arange(k)[None, :]

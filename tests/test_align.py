@@ -54,6 +54,9 @@ def test_neighbourhood_means_of_partners_side_by_side_match_each_block_on_its_ow
     # Without a background, a short partner's mean is over the neighbours it has.
     alone = neighbourhood_means(cosines, Columns.of(partners), 4, None)
     assert alone[2, 1] == pytest.approx(cosines[2, 1:4].mean(), abs=1e-6)
+    # A k beyond every partner and the whole background takes what there is, in bounded memory.
+    huge = neighbourhood_means(cosines, Columns.of(partners), 10**12, background)
+    assert np.array_equal(huge, neighbourhood_means(cosines, Columns.of(partners), 10, background))
     # ratio_margin, one block at a time, is the same computation.
     block = cosines[:, 1:4]
     margins = ratio_margin(block, 4, background, background[:3])
