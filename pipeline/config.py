@@ -254,7 +254,8 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
         "a torch device for sentence-transformers: cpu, cuda, cuda:N or mps",
     ),
     ("embed", "batch_size"): (lambda v: v >= 1, "an integer >= 1"),
-    ("align", "k"): (lambda v: v >= 1, "an integer >= 1"),
+    # With k = 1 a mutual best pair's cosine is its own neighbourhood: every margin is 1.0.
+    ("align", "k"): (lambda v: v >= 2, "an integer >= 2 (with k = 1 every margin is 1.0)"),
     ("align", "candidates"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "ann_min_vectors"): (lambda v: v >= 1, "an integer >= 1"),
     ("align", "margin_threshold"): (lambda v: v >= 0, "a number >= 0 (ratio margin, ~1.0-1.5)"),

@@ -35,6 +35,7 @@ def test_yaml_values_override_defaults_and_are_typed(tmp_path):
         ("translate:\n  beam_size: wide\n", "translate.beam_size: expected an integer"),
         ("translate:\n  beam_size: true\n", "translate.beam_size: expected an integer"),
         ("align:\n  margin_threshold: -1\n", "align.margin_threshold: expected a number >= 0"),
+        ("align:\n  k: 1\n", "align.k: expected an integer >= 2"),
         ("align:\n  min_cosine: 3\n", "align.min_cosine: expected a number between -1 and 1"),
         ("segment:\n  mode: words\n", "segment.mode: expected one of auto | lines"),
         ("translate:\n  tm_files: [missing.tsv]\n", "translate.tm_files: expected existing"),
