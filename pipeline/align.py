@@ -25,6 +25,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Protocol
 
@@ -150,9 +151,14 @@ def margins_of(cosines: np.ndarray, row_means: np.ndarray, column_means: np.ndar
 
 def mutual_best(scores: np.ndarray) -> list[tuple[int, int]]:
     """Cells that are the maximum of both their row and their column."""
-    best_in_row = scores.argmax(axis=1)
-    best_in_col = scores.argmax(axis=0)
-    return [(i, int(j)) for i, j in enumerate(best_in_row) if best_in_col[j] == i]
+    return mutual_of(scores.argmax(axis=1), scores.argmax(axis=0))
+
+
+def mutual_of(best_in_row: np.ndarray, best_in_col: np.ndarray) -> list[tuple[int, int]]:
+    """(row, column) for each row whose best column has that row as its best: mutual_best from
+    each row's and each column's best (argmax) already found."""
+    best_in_col = best_in_col.tolist()
+    return [(i, j) for i, j in enumerate(best_in_row.tolist()) if best_in_col[j] == i]
 
 
 # A monotonic link below this margin is no closer than an average neighbour: order alone
@@ -178,8 +184,7 @@ class ArticlePair:
 
     def mutual_best(self) -> list[tuple[int, int]]:
         """mutual_best(self.margins), from the best matches already found."""
-        best_a = self.best_a.tolist()
-        return [(i, j) for i, j in enumerate(self.best_b.tolist()) if best_a[j] == i]
+        return mutual_of(self.best_b, self.best_a)
 
     def relation(self, i: int, j: int) -> str:
         return relation(self.a[i].english, self.b[j].english)
@@ -579,6 +584,8 @@ def _story_pairs(
         later_of: dict[int, list[int]] = defaultdict(list)
         for a, b in todo:  # sorted: articles in order, each one's partners in order
             later_of[a].append(b)
+        # Each article's vectors copied once, not once per pair it is in.
+        vectors_of = {article: vectors[rows_of[article]] for article in {*chain(*todo)}}
         # Article by article: the blocks of all its pairs side by side, scored together.
         for a, later in later_of.items():
             rows_a, columns = rows_of[a], Columns.of([rows_of[b] for b in later])
@@ -590,12 +597,11 @@ def _story_pairs(
             margins = margins_of(cosines, row_means[:, columns.part], column_means.T)
             best_b = columns.padded(margins).argmax(axis=2)
             best_a = margins.argmax(axis=0)
-            vectors_a = vectors[rows_a]
             for p, b in enumerate(later):
                 # Copies: a pair waiting for its model call must not hold the whole row block.
                 block = slice(columns.starts[p], columns.starts[p + 1])
                 pair = ArticlePair(
-                    sentences_of[a], sentences_of[b], vectors_a, vectors[rows_of[b]],
+                    sentences_of[a], sentences_of[b], vectors_of[a], vectors_of[b],
                     cosines[:, block].copy(), margins[:, block].copy(), best_b[:, p].copy(),
                     best_a[block].copy(),
                 )  # fmt: skip
