@@ -23,8 +23,9 @@ import dataclasses
 import functools
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
-from lingua import ConfidenceValue, IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
+from lingua import IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
 
 from pipeline.records import Sentence
 
@@ -67,11 +68,37 @@ _LINK = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+\.[\w.-]+|[@#]\w+")
 _QUOTED = re.compile(r"«[^«»]*»|“[^“”]*”|„[^„“”]*[“”]|\"[^\"]*\"")
 
 
+# lingua's confidence values of each text over the languages `codes` (ISO 639-1), as
+# {code: value}: computed in this process (lingua_confidences) or by the long-lived server
+# that holds lingua's models loaded (pipeline/embed_server.py).
+Confidences = Callable[[tuple[str, ...], list[str]], list[dict[str, float]]]
+
+
+def detection_codes(languages: tuple[str, ...]) -> tuple[str, ...]:
+    """The languages the detector weighs: the configured ones, then FALLBACK_CODES."""
+    return tuple(dict.fromkeys(languages + FALLBACK_CODES))
+
+
 @functools.lru_cache(maxsize=4)
-def _detector(codes: tuple[str, ...]) -> LanguageDetector:
-    return LanguageDetectorBuilder.from_iso_codes_639_1(
+def detector(codes: tuple[str, ...], preload: bool = False) -> LanguageDetector:
+    """lingua's detector over `codes`. Without `preload`, each language's models are loaded
+    when a text first needs them (about 1.5 s for the Latin-script ones, in a fresh process);
+    with it, all are loaded now (3 to 4 s, ~600 MB for detection_codes(("en", "ru", "uk"))).
+    Raises ValueError for a code lingua does not know."""
+    builder = LanguageDetectorBuilder.from_iso_codes_639_1(
         *(IsoCode639_1.from_str(code) for code in codes)
-    ).build()
+    )
+    return (builder.with_preloaded_language_models() if preload else builder).build()
+
+
+def lingua_confidences(
+    codes: tuple[str, ...], texts: list[str], preload: bool = False
+) -> list[dict[str, float]]:
+    """One {code: confidence} per text, over `codes`, from lingua in this process (see
+    `detector` for `preload`). The values of a text sum to 1; they may differ from call to
+    call in the last bit (lingua's own summation order), never in which language leads."""
+    values = detector(codes, preload).compute_language_confidence_values_in_parallel(texts)
+    return [{v.language.iso_code_639_1.name.lower(): v.value for v in row} for row in values]
 
 
 def detection_text(text: str) -> str:
@@ -82,7 +109,7 @@ def detection_text(text: str) -> str:
     return unquoted if len(_WORD.findall(unquoted)) >= MIN_UNQUOTED_WORDS else text
 
 
-def candidate_confidences(text: str, values: list[ConfidenceValue]) -> dict[str, float]:
+def candidate_confidences(text: str, values: dict[str, float]) -> dict[str, float]:
     """lingua's confidences restricted to the languages `text`'s letters allow, summing to 1.
 
     A text mostly in Cyrillic letters is in a Cyrillic language whose alphabet holds each of
@@ -91,12 +118,11 @@ def candidate_confidences(text: str, values: list[ConfidenceValue]) -> dict[str,
     cyrillic = {letter for letter in _LETTER.findall(text.lower()) if _CYRILLIC.match(letter)}
     mostly_cyrillic = _mostly_cyrillic(text)
     allowed = {}
-    for value in values:
-        code = value.language.iso_code_639_1.name.lower()
+    for code, value in values.items():
         alphabet = ALPHABETS.get(code)
         fits_script = (code in CYRILLIC_CODES) == mostly_cyrillic
         if fits_script and (alphabet is None or cyrillic <= alphabet):
-            allowed[code] = value.value
+            allowed[code] = value
     total = sum(allowed.values())
     # lingua has no opinion on a one-word reply ("Да.", "Так."): the letters still allow some
     # languages, and the article's language among them decides (decide()).
@@ -130,16 +156,20 @@ def decide(
 
 
 def detect_languages(
-    texts: list[str], languages: tuple[str, ...], articles: list[str] | None = None
+    texts: list[str],
+    languages: tuple[str, ...],
+    articles: list[str] | None = None,
+    confidences: Confidences = lingua_confidences,
 ) -> list[str]:
     """One code per text: one of `languages`, or "other" (no letters, or another language).
 
     `articles`, when given, holds the language of each text's article (as article_language()
     gives it, or OTHER); it decides whenever the text does not clearly say otherwise.
+    `confidences`: where lingua's values come from (this process, or the server).
     """
-    detector = _detector(tuple(dict.fromkeys(languages + FALLBACK_CODES)))
+    codes = detection_codes(languages)
     cleaned = [detection_text(text) for text in texts]
-    all_values = detector.compute_language_confidence_values_in_parallel(cleaned)
+    all_values = confidences(codes, cleaned) if cleaned else []
     # Latin-script sentences are judged again without their names, where there is an article
     # language for them to override.
     nameless = {
@@ -149,11 +179,7 @@ def detect_languages(
         if (words := _without_names(text))
     }
     nameless_values = dict(
-        zip(
-            nameless,
-            detector.compute_language_confidence_values_in_parallel(list(nameless.values())),
-            strict=True,
-        )
+        zip(nameless, confidences(codes, list(nameless.values())) if nameless else [], strict=True)
     )
     codes = []
     for index, (text, values) in enumerate(zip(cleaned, all_values, strict=True)):
@@ -181,19 +207,29 @@ def _without_names(text: str) -> str:
     return " ".join(words) if len(words) >= 2 else ""
 
 
-def label_sentences(sentences: list[Sentence], languages: tuple[str, ...]) -> list[Sentence]:
+def label_sentences(
+    sentences: list[Sentence],
+    languages: tuple[str, ...],
+    confidences: Confidences = lingua_confidences,
+) -> list[Sentence]:
     """The sentences with `lang` set, each judged with its article's language as evidence.
 
     The article's language is detected on all its sentences together (long text, where lingua
     is reliable); an article in a language outside `languages` gives no evidence.
+    `confidences`: as detect_languages.
     """
     texts_of: dict[str, list[str]] = defaultdict(list)
     for sentence in sentences:
         texts_of[sentence.article_id].append(sentence.text)
     ids = list(texts_of)
-    article_codes = detect_languages([" ".join(texts_of[i]) for i in ids], languages)
+    article_codes = detect_languages(
+        [" ".join(texts_of[i]) for i in ids], languages, confidences=confidences
+    )
     language_of = dict(zip(ids, article_codes, strict=True))
     codes = detect_languages(
-        [s.text for s in sentences], languages, [language_of[s.article_id] for s in sentences]
+        [s.text for s in sentences],
+        languages,
+        [language_of[s.article_id] for s in sentences],
+        confidences,
     )
     return [dataclasses.replace(s, lang=code) for s, code in zip(sentences, codes, strict=True)]

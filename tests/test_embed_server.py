@@ -1,6 +1,8 @@
-"""The embedding server: a run that uses it gets the vectors it would have computed itself,
-without loading the model, and falls back to loading it whenever the server cannot serve."""
+"""The embedding server: a run that uses it gets the vectors (and the languages) it would have
+computed itself, without loading the model (or lingua's models), and falls back to loading them
+whenever the server cannot serve."""
 
+import csv
 import dataclasses
 import logging
 import os
@@ -21,7 +23,8 @@ from prefect_server import PROBLEM
 from pipeline import embed_server
 from pipeline.config import EmbedConfig
 from pipeline.embed import Embedder
-from pipeline.embed_server import EmbedServer
+from pipeline.embed_server import EmbedServer, ServedConfidences
+from pipeline.langid import detect_languages, detection_codes, lingua_confidences
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [
@@ -30,6 +33,17 @@ TEXTS = [
     "Rescuers evacuated 40 people from Kherson on Monday.",  # a repeat gets the same vector
     "Доктора перевезли пацієнтів.",
 ]
+LANGS = ("en", "ru", "uk")
+
+
+def gold_languages(confidences) -> list[str]:
+    """The languages of tests/gold/langid.tsv's sentences (in en, ru, uk and look-alikes),
+    each in its article's language, with lingua's values from `confidences`."""
+    path = PROJECT_ROOT / "tests" / "gold" / "langid.tsv"
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE))
+    articles = [row["article_lang"] if row["article_lang"] in LANGS else "other" for row in rows]
+    return detect_languages([row["text"] for row in rows], LANGS, articles, confidences)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +91,51 @@ def test_no_server_on_the_socket_means_the_run_loads_the_model(tmp_path, caplog)
     assert client._model is not None and vectors.shape == (1, 384)
 
 
+def test_a_run_gets_the_languages_from_the_server_without_loading_lingua(
+    served, monkeypatch, caplog
+):
+    asked = []  # which side computed each set of confidences: the server preloads, a run not
+
+    def recorded(codes, texts, preload=False):
+        asked.append(preload)
+        return lingua_confidences(codes, texts, preload)
+
+    monkeypatch.setattr(embed_server, "lingua_confidences", recorded)
+    with caplog.at_level(logging.WARNING):
+        served_languages = gold_languages(ServedConfidences(served.server_socket))
+    assert asked and all(asked) and not caplog.text
+    assert served_languages == gold_languages(lingua_confidences)
+
+
+def test_a_server_with_another_lingua_refuses_to_weigh_languages(served):
+    from pipeline.embed import receive_message, send_message
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(str(served.server_socket))
+        send_message(client, {"detect": list(LANGS), "lingua": "0.0.1", "texts": ["Hello."]})
+        answer = receive_message(client)
+    assert answer["error"] == f"this server runs lingua {embed_server.lingua_version()}, not 0.0.1"
+
+
+def test_without_a_server_the_run_weighs_languages_itself_and_stops_asking(tmp_path, caplog):
+    confidences = ServedConfidences(tmp_path / "nobody.sock")
+    with caplog.at_level(logging.WARNING, logger="pipeline.embed_server"):
+        values = confidences(detection_codes(LANGS), TEXTS[:2])
+    assert "nobody.sock" in caplog.text and "loading lingua's models" in caplog.text
+    assert not confidences.use_server
+    assert [max(v, key=v.get) for v in values] == ["en", "en"]
+
+
+def test_confidence_requests_stay_under_the_servers_limits():
+    texts = ["ы" * 1000] * 3000  # 2,000 bytes each
+    batches = list(embed_server._batches(texts))
+    assert [text for batch in batches for text in batch] == texts
+    assert all(len(b) <= embed_server.CHUNK_SENTENCES for b in batches)
+    assert all(sum(len(t.encode()) for t in b) <= embed_server.MAX_DETECT_BYTES for b in batches)
+    with pytest.raises(ValueError, match="over the limit"):
+        list(embed_server._batches(["x" * (embed_server.MAX_DETECT_BYTES + 1)]))
+
+
 def test_a_second_server_on_a_live_socket_is_refused(served):
     with pytest.raises(RuntimeError, match="already listening"):
         EmbedServer(served.server_socket, Embedder(served))
@@ -122,6 +181,10 @@ def test_the_command_serves_the_same_vectors_from_its_own_process_and_stops_clea
         vectors = served.encode(TEXTS)
         assert served._model is None
         np.testing.assert_array_equal(vectors, Embedder(EmbedConfig()).encode(TEXTS))
+        # The default config's languages are weighed from models loaded at the start.
+        confidences = ServedConfidences(path)
+        assert gold_languages(confidences) == gold_languages(lingua_confidences)
+        assert confidences.use_server
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
