@@ -27,6 +27,7 @@ class ConfigError(ValueError):
 class PathsConfig:
     output_dir: Path = Path("outputs")
     cache_dir: Path = Path("data/cache")
+    keep_runs: int | None = None  # run folders kept in output_dir, newest first; None: all
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,10 @@ _RANGES: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("collect", "backoff_seconds"): (lambda v: v >= 0, "a number of seconds >= 0"),
     ("flow", "allowed_roots"): (lambda v: len(v) > 0, "a non-empty list of folders"),
     ("schedule", "interval_seconds"): (lambda v: v is None or v >= 1, "an integer >= 1 or null"),
+    ("paths", "keep_runs"): (
+        lambda v: v is None or v >= 1,
+        "an integer >= 1 (run folders kept, newest first) or null (keep every run)",
+    ),
     **{
         ("flow.stage_timeout_seconds", stage.name): (lambda v: v >= 1, "seconds, an integer >= 1")
         for stage in dataclasses.fields(StageTimeouts)

@@ -514,8 +514,10 @@ def write_run(
     tables: RunTables,
     run_info: dict[str, Any],
     finish: Callable[[Path, dict[str, Any], dict[str, Any]], Any] | None = None,
+    keep_runs: int | None = None,
 ) -> Path:
-    """Write OUTPUT/<run_id>/ and repoint OUTPUT/latest; returns the run folder.
+    """Write OUTPUT/<run_id>/ and repoint OUTPUT/latest; returns the run folder. With
+    `keep_runs`, older run folders than the newest `keep_runs` are then removed (prune_runs).
 
     Files go to a hidden staging folder first, which is renamed into place only when all are
     written, so neither a run folder nor `latest` is ever seen half-written. `finish` is
@@ -550,7 +552,40 @@ def write_run(
             "the previous `latest` run is unchanged"
         ) from error
     point_latest(output_dir, run_id)
+    if keep_runs is not None:
+        prune_runs(output_dir, keep_runs)
     return run_dir
+
+
+# A run folder's name (pipeline.run.new_run_id): UTC time, then 6 random hex digits.
+RUN_FOLDER_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+
+
+def prune_runs(output_dir: Path, keep: int) -> list[str]:
+    """Remove the run folders of `output_dir` older than the newest `keep` (by name, which
+    starts with the run's UTC time); never the one `latest` points to, nor anything not named
+    like a run folder. Returns the names removed. A folder that cannot be removed is left, with
+    a warning: the run itself is written."""
+    current = (output_dir / "latest").resolve().name
+    runs = sorted(
+        (path for path in output_dir.iterdir() if RUN_FOLDER_NAME.fullmatch(path.name)),
+        key=lambda path: path.name,
+    )
+    runs = [path for path in runs if path.is_dir() and not path.is_symlink()]
+    removed = []
+    for path in runs[: max(len(runs) - keep, 0)]:
+        if path.name == current:
+            continue
+        try:
+            shutil.rmtree(path)
+        except OSError as error:
+            log.warning("could not remove the old run folder %s (%s)", path, error)
+            continue
+        removed.append(path.name)
+    if removed:
+        log.info("removed %d run folder(s) older than the newest %d (paths.keep_runs)",
+                 len(removed), keep)  # fmt: skip
+    return removed
 
 
 def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:

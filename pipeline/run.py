@@ -807,6 +807,7 @@ def run(
         run_dir = timed(
             "export", write_run, output_dir, run_id, tables, run_info,
             lambda folder, index, info: write_report(folder, index=index, info=info),
+            config.paths.keep_runs,
         )  # fmt: skip
         corpus.commit()
     return RunResult(run_id, run_dir, counts, report.missing, seconds, aligned.alignments, rejects)

@@ -59,6 +59,8 @@ def test_yaml_values_override_defaults_and_are_typed(tmp_path):
             "schedule:\n  interval_seconds: 0\n",
             "schedule.interval_seconds: expected an integer >= 1",
         ),
+        ("paths:\n  keep_runs: 0\n", "paths.keep_runs: expected an integer >= 1"),
+        ("paths:\n  keep_runs: all\n", "paths.keep_runs: expected an integer"),
         (
             "flow:\n  stage_timeout_seconds:\n    translate: 0\n",
             "flow.stage_timeout_seconds.translate: expected seconds, an integer >= 1",

@@ -371,6 +371,40 @@ def test_incremental_run_processes_only_new_articles_and_covers_every_article_se
     assert [r["original"] for r in rows] == ["A wholly new text about the barge."]
 
 
+def test_keep_runs_removes_older_run_folders_and_nothing_else(tmp_path):
+    """A scheduled run every 30 minutes writes 48 run folders a day, each with every table."""
+    from pipeline.config import load_config
+    from pipeline.export import prune_runs
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    english = sorted((SAMPLE / "articles").rglob("*.txt"))
+    paths = {"output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")}
+    config = load_config(
+        overrides={"paths": {**paths, "keep_runs": 2}, "corpus": {"accumulate": True}}
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    (out / "archive").mkdir()
+    (out / "20000101T000000Z-aaaaaa").mkdir()  # an old run, by its name
+    results = []
+    for number in range(3):
+        shutil.copy(english[number], inbox / f"{number}.txt")
+        results.append(run(inbox, config))
+    left = sorted(path.name for path in out.iterdir() if path.name != "latest")
+    runs = sorted(result.run_id for result in results[1:])
+    assert [name for name in left if name[0].isdigit()] == runs
+    assert {"notes.txt", "archive", "corpus.sqlite3"} <= set(left)
+    assert (out / "latest").resolve().name == results[-1].run_id
+    assert results[-1].counts["articles"] == 3  # the registry survived the pruning
+    # The run `latest` points to stays, however old.
+    (out / "latest").unlink()
+    (out / "latest").symlink_to(runs[0])
+    assert prune_runs(out, 1) == []
+    assert sorted(name for name in (p.name for p in out.iterdir()) if name[0].isdigit()) == runs
+
+
 def test_one_article_that_breaks_segmentation_is_rejected_and_the_rest_processed(
     corpus, tmp_path, monkeypatch
 ):
