@@ -562,16 +562,17 @@ RUN_FOLDER_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 
 def prune_runs(output_dir: Path, keep: int) -> list[str]:
-    """Remove the run folders of `output_dir` older than the newest `keep` (by name, which
-    starts with the run's UTC time); never the one `latest` points to, nor anything not named
-    like a run folder. Returns the names removed. A folder that cannot be removed is left, with
-    a warning: the run itself is written."""
+    """Remove the run folders of `output_dir` older than the newest `keep` (_run_time);
+    never the one `latest` points to, nor anything not named like a run folder, nor a link.
+    Returns the names removed. A folder that cannot be removed is left, with a warning: the
+    run itself is written."""
     current = (output_dir / "latest").resolve().name
-    runs = sorted(
-        (path for path in output_dir.iterdir() if RUN_FOLDER_NAME.fullmatch(path.name)),
-        key=lambda path: path.name,
-    )
-    runs = [path for path in runs if path.is_dir() and not path.is_symlink()]
+    runs = [
+        path
+        for path in output_dir.iterdir()
+        if RUN_FOLDER_NAME.fullmatch(path.name) and path.is_dir() and not path.is_symlink()
+    ]
+    runs.sort(key=_run_time)
     removed = []
     for path in runs[: max(len(runs) - keep, 0)]:
         if path.name == current:
@@ -586,6 +587,16 @@ def prune_runs(output_dir: Path, keep: int) -> list[str]:
         log.info("removed %d run folder(s) older than the newest %d (paths.keep_runs)",
                  len(removed), keep)  # fmt: skip
     return removed
+
+
+def _run_time(run_dir: Path) -> tuple[str, int]:
+    """When a run was made: the UTC second its name starts with, then (two runs in one second)
+    when its run.json, the last file a run writes, was written."""
+    try:
+        written = (run_dir / "run.json").stat().st_mtime_ns
+    except OSError:
+        written = 0
+    return run_dir.name.split("-")[0], written
 
 
 def _write_tables(folder: Path, tables: RunTables) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import json
+import os
 import re
 import shutil
 import unicodedata
@@ -403,6 +404,20 @@ def test_keep_runs_removes_older_run_folders_and_nothing_else(tmp_path):
     (out / "latest").symlink_to(runs[0])
     assert prune_runs(out, 1) == []
     assert sorted(name for name in (p.name for p in out.iterdir()) if name[0].isdigit()) == runs
+
+
+def test_keep_runs_orders_runs_of_one_second_by_when_they_were_written(tmp_path):
+    from pipeline.export import prune_runs
+
+    # The random part of the names sorts the other way round from the runs.
+    for name, written in (("20261201T120000Z-ffffff", 1), ("20261201T120000Z-000000", 2)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text("{}", encoding="utf-8")
+        os.utime(tmp_path / name / "run.json", ns=(written * 10**9, written * 10**9))
+    (tmp_path / "latest").symlink_to("20261201T120000Z-000000")
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "20261201T110000Z-aaaaaa").symlink_to(tmp_path / "archive")  # a link: left
+    assert prune_runs(tmp_path, 1) == ["20261201T120000Z-ffffff"]
 
 
 def test_one_article_that_breaks_segmentation_is_rejected_and_the_rest_processed(
