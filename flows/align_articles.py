@@ -29,7 +29,7 @@ from prefect.client.orchestration import get_client
 from prefect.logging.handlers import APILogHandler
 from prefect.runtime import flow_run
 
-from flows import ALLOWED_ROOTS_VARIABLE
+from flows import ALLOWED_ROOTS_VARIABLE, outside_roots, run_paths
 from flows.artifacts import SUMMARY_STORIES, summary_markdown, top_statements_table
 from flows.cluster import chunks_on
 from pipeline.collect import collect_sources
@@ -108,13 +108,9 @@ def check_allowed(paths: dict[str, Path | None]) -> None:
     value = os.environ.get(ALLOWED_ROOTS_VARIABLE)
     if not value:
         return
-    roots = [Path(root) for root in value.split(os.pathsep)]
-    for name, path in paths.items():
-        if path is not None and not any(path.resolve().is_relative_to(r) for r in roots):
-            raise RunError(
-                f"{name} {path} is outside the folders this server's runs may use "
-                f"({', '.join(map(str, roots))}: flow.allowed_roots in its config)"
-            )
+    refused = outside_roots(paths, map(Path, value.split(os.pathsep)), Path.cwd())
+    if refused:
+        raise RunError(refused)
 
 
 def config_name(config_path: str | None) -> str:
@@ -161,19 +157,10 @@ def align_articles(
     if tm_files:
         overrides["translate"] = {"tm_files": tm_files}
     config = load_config(Path(config_path) if config_path else None, overrides)
-    check_allowed(
-        {
-            "input_dir": Path(input_dir),
-            "output_dir": config.paths.output_dir,
-            "cache_dir": config.paths.cache_dir,
-            "translate.packages_dir": config.translate.packages_dir,
-            **{f"tm_files[{i}]": path for i, path in enumerate(config.translate.tm_files)},
-        }
-    )
+    check_allowed(run_paths(config, Path(input_dir)))
     step = stage_runner(config.flow.stage_timeout_seconds)
     collected = []
     if config.collect.enabled:  # into the folder this run reads
-        check_allowed({"collect.sources": config.collect.sources})
         inbox = dataclasses.replace(config.collect, inbox=Path(input_dir))
         collected = step("collect", collect_sources, inbox, config.paths.cache_dir)
     with pipeline_logs_in_run(), chunks_on(config) as cluster:

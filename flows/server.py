@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from flows import ALLOWED_ROOTS_VARIABLE
+from flows import ALLOWED_ROOTS_VARIABLE, outside_roots, run_paths
 from pipeline.config import PROJECT_ROOT, SCHEDULED_CONFIG, Config, ConfigError, load_config
 from pipeline.embed_server import answers
 
@@ -231,6 +231,12 @@ def start(
         raise ServerError(f"config error: {error}") from None
     socket_path = served.embed.server_socket
     roots = allowed_roots(served)
+    # The runner checks each run's paths (flows.align_articles.check_allowed): a config that
+    # fails that check would start a server whose every scheduled run is refused.
+    deployed = {"config": config, **run_paths(served, served.schedule.input_dir)}
+    refused = outside_roots(deployed, roots, PROJECT_ROOT)
+    if refused:
+        raise ServerError(f"{refused}: every scheduled run would be refused")
     running = [name for name in PROCESSES if _alive(home, name)]
     if running:
         raise ServerError(

@@ -252,6 +252,22 @@ def test_a_second_instance_on_a_live_embedding_socket_is_refused(tmp_path):
     assert not list(home.glob("*.pid"))
 
 
+def test_a_config_whose_runs_would_all_be_refused_is_refused_at_start(tmp_path):
+    """Each served run keeps to flow.allowed_roots; a config with a folder outside them would
+    start a server whose every scheduled run fails."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    config = scheduled_config_for_test(work, home)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(str(work / "cache"), str(tmp_path / "cache")), "utf-8")
+    started = server_command("start", home, free_port(), "--config", str(config))
+    assert started.returncode == 1
+    (line,) = started.stderr.strip().splitlines()
+    assert f"cache_dir {tmp_path / 'cache'} is outside the folders" in line
+    assert line.endswith("every scheduled run would be refused")
+    assert not list(home.glob("*.pid"))
+
+
 @pytest.mark.parametrize("port", ["0", "99999", "http"])
 def test_a_port_that_is_no_port_is_a_usage_error(tmp_path, port):
     done = subprocess.run(
