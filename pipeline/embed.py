@@ -58,6 +58,9 @@ class Embedder:
         self.config = config
         self.path = resolve_model_path(config.model)
         self._model = None
+        # Whether to ask the embedding server; False for the rest of the run once it failed
+        # (one warning a run, not one per stage that embeds).
+        self.use_server = config.server_socket is not None
 
     @property
     def cache_key(self) -> str:
@@ -124,11 +127,10 @@ class Embedder:
         return np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
 
     def _encode_here(self, chunks: list[list[str]]) -> Iterator[np.ndarray]:
-        use_server = self.config.server_socket is not None
         for chunk in chunks:
-            vectors = self._encode_on_server(chunk) if use_server else None
+            vectors = self._encode_on_server(chunk) if self.use_server else None
             if vectors is None:
-                use_server = False  # once it has failed, this run stops asking
+                self.use_server = False  # once it has failed, this run stops asking
                 vectors = self.encode_chunk(chunk)
             yield vectors
 

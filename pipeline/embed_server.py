@@ -14,10 +14,10 @@ the same texts, so the vectors are the same, and so are the languages.
     python -m pipeline.embed_server [--config config/scheduled.yaml]
 
 One request per connection, over a Unix socket that only its owner can open. Connections are
-served each in its own thread, so a client that connects and stays silent holds up no other;
-each request must arrive within REQUEST_TIMEOUT_SECONDS and hold at most one client chunk of
-texts (CHUNK_SENTENCES) of at most MAX_REQUEST_BYTES, so no request keeps the server busy for
-long after its client left.
+served each in its own thread, so a client that connects and stays silent holds up no other,
+and a connection silent for REQUEST_TIMEOUT_SECONDS is dropped; a request holds at most one
+client chunk of texts (CHUNK_SENTENCES) of at most MAX_REQUEST_BYTES, so no request keeps the
+server busy for long after its client left.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ import os
 import signal
 import socket
 import socketserver
+import stat
 import sys
 import threading
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,8 +99,8 @@ class _EncodeRequest(socketserver.BaseRequestHandler):
         """Answer with lingua's confidences of `texts` over `codes`; or return the error."""
         if version != lingua_version():
             return f"this server runs lingua {lingua_version()}, not {version}"
-        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            return "detect: expected a list of ISO 639-1 codes"
+        if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+            return "detect: expected a non-empty list of ISO 639-1 codes"
         try:
             values = lingua_confidences(tuple(codes), texts, preload=True)
         except ValueError as error:  # a code lingua does not know
@@ -119,6 +121,8 @@ class EmbedServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.model_lock = threading.Lock()
         self.path = path
         if path.exists() or path.is_symlink():
+            if not stat.S_ISSOCK(path.lstat().st_mode):  # a user's file, never removed
+                raise RuntimeError(f"{path} exists and is not a socket: choose another path")
             if answers(path):
                 raise RuntimeError(f"an embedding server is already listening on {path}")
             path.unlink()  # left by a server that was killed
@@ -131,6 +135,15 @@ class EmbedServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             super().__init__(str(path), _EncodeRequest)
         finally:
             os.umask(umask)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone before its answer (a run stopped) is no fault of the server's: one
+        line, not socketserver's traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError)):
+            log.info("a client left before its answer (%s)", error)
+            return
+        super().handle_error(request, client_address)
 
     def server_close(self) -> None:
         super().server_close()

@@ -30,6 +30,11 @@ from pipeline.stories import Story, parse_published
 
 log = logging.getLogger(__name__)
 
+# The tables hold what the inputs held: a title or a URL may be longer than the csv module's
+# default field limit (131,072 characters), and reading a run's tables back for its report
+# then failed the whole run. The limit is the csv module's, for the process.
+csv.field_size_limit(2**31 - 1)
+
 SENTENCE_COLUMNS = (
     "article",
     "source",
@@ -564,8 +569,8 @@ RUN_FOLDER_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 def prune_runs(output_dir: Path, keep: int) -> list[str]:
     """Remove the run folders of `output_dir` older than the newest `keep` (_run_time);
     never the one `latest` points to, nor anything not named like a run folder, nor a link.
-    Returns the names removed. A folder that cannot be removed is left, with a warning: the
-    run itself is written."""
+    Returns the names removed. A folder that cannot be removed whole keeps what could not be
+    removed, with a warning: the run itself is written."""
     current = (output_dir / "latest").resolve().name
     runs = [
         path

@@ -32,10 +32,11 @@ from pipeline.records import Sentence
 OTHER = "other"
 
 # Languages the detector also knows, so that their sentences come out "other" instead of
-# being forced into the closest configured language: the Cyrillic and Latin neighbours of
-# Russian and Ukrainian news, and the languages most often quoted in it.
+# being forced into the closest configured language: Russian, Ukrainian and English themselves
+# (a config without one of them), their Cyrillic and Latin neighbours, and the languages most
+# often quoted in such news.
 FALLBACK_CODES = (
-    "be", "bg", "sr", "mk",
+    "en", "ru", "uk", "be", "bg", "sr", "mk",
     "pl", "cs", "sk", "hr", "sl", "de", "fr", "es", "it", "pt", "nl", "tr",
     "zh", "ja", "ko", "ar",
 )  # fmt: skip

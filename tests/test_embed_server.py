@@ -87,8 +87,39 @@ def test_no_server_on_the_socket_means_the_run_loads_the_model(tmp_path, caplog)
     client = Embedder(EmbedConfig(server_socket=tmp_path / "nobody.sock"))
     with caplog.at_level(logging.WARNING, logger="pipeline.embed"):
         vectors = client.encode(TEXTS[:1])
+        client.encode(TEXTS[1:2])  # a later stage of the same run asks no more: one warning
     assert str(tmp_path / "nobody.sock") in caplog.text
+    assert len(caplog.records) == 1
     assert client._model is not None and vectors.shape == (1, 384)
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_path_that_is_no_socket_is_refused_and_left_as_it_is(tmp_path, kind):
+    path = tmp_path / "embedder.sock"
+    if kind == "file":
+        path.write_text("the user's notes", encoding="utf-8")
+    else:
+        path.mkdir()
+    with pytest.raises(RuntimeError, match="exists and is not a socket"):
+        EmbedServer(path, Embedder(EmbedConfig(server_socket=path)))
+    assert (
+        path.read_text(encoding="utf-8") == "the user's notes" if kind == "file" else path.is_dir()
+    )
+
+
+def test_a_client_gone_before_its_answer_is_one_line_not_a_traceback(served, caplog, capfd):
+    from pipeline.embed import send_message
+
+    with caplog.at_level(logging.INFO, logger="pipeline.embed_server"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(served.server_socket))
+            send_message(client, {"detect": list(LANGS), "lingua": embed_server.lingua_version(),
+                                  "texts": TEXTS * 200})  # fmt: skip
+        deadline = time.monotonic() + 20
+        while "left before its answer" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert "left before its answer" in caplog.text
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_a_run_gets_the_languages_from_the_server_without_loading_lingua(

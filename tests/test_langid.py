@@ -65,6 +65,14 @@ def test_restricting_languages_makes_unlisted_ones_other():
     ]
 
 
+def test_ukrainian_without_ukrainian_letters_is_other_where_only_russian_is_configured():
+    """Ukrainian is weighed whatever the config lists: else a Ukrainian sentence without ї, є
+    or ґ read as Russian and went to the Russian model (fresh-user trial)."""
+    texts = ["Ворог атакував Одесу дронами.", "Уряд ухвалив рішення про евакуацію мешканців."]
+    assert detect_languages(texts, ("en", "ru"), ["ru", "ru"]) == ["other", "other"]
+    assert detect_languages(texts, LANGS, ["ru", "ru"]) == ["uk", "uk"]
+
+
 def test_label_sentences_sets_lang_and_keeps_everything_else():
     sentence = Sentence("a.txt", "a", 3, "Вода в річці безпечна.")
     (labelled,) = label_sentences([sentence], LANGS)

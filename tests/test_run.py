@@ -406,6 +406,19 @@ def test_keep_runs_removes_older_run_folders_and_nothing_else(tmp_path):
     assert sorted(name for name in (p.name for p in out.iterdir()) if name[0].isdigit()) == runs
 
 
+def test_an_article_with_a_title_longer_than_a_csv_field_is_run_and_reported(tmp_path):
+    """The report reads the run's tables back; a 140,000-character title once failed the run."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    title = "Headline " * 15_600  # 140,400 characters
+    text = (SAMPLE / "articles" / "marenburg-herald" / "barge-spill.txt").read_text("utf-8")
+    (inbox / "long.md").write_text(f"---\ntitle: {title.strip()}\n---\n{text}", "utf-8")
+    result = run(inbox, accumulating_config(tmp_path))
+    (article,) = read_csv(result.run_dir / "articles.csv")
+    assert article["title"] == title.strip()
+    assert (result.run_dir / "report.html").is_file()
+
+
 def test_keep_runs_orders_runs_of_one_second_by_when_they_were_written(tmp_path):
     from pipeline.export import prune_runs
 
