@@ -44,11 +44,12 @@ def served_run(tmp_path_factory):
     config = scheduled_config_for_test(work, home)
     with running_server(home, config) as base:
         scheduled = wait_for("the deployment to be registered", lambda: deployment(base), 90)
-        # The README's example: the sample folder, with the demo's translation memory.
+        # The README's example: the sample folder, with the demo's translation memory, into an
+        # output folder of its own (the schedule's cron, at :00 and :30, writes to work/out).
         flow_run = api(
             base, "POST", f"/deployments/{scheduled['id']}/create_flow_run",
-            {"parameters": {"input_dir": str(SAMPLE / "articles"), "output_dir": str(work / "out"),
-                            "tm_files": ["data/sample/tm.tsv"]}},
+            {"parameters": {"input_dir": str(SAMPLE / "articles"),
+                            "output_dir": str(work / "adhoc"), "tm_files": ["data/sample/tm.tsv"]}},
         )  # fmt: skip
         final = wait_for(
             "the flow run to finish",
@@ -91,7 +92,7 @@ def _finished(base: str, flow_run_id: str) -> dict | None:
 def test_run_triggered_through_the_api_completes_with_artifacts_and_csvs(served_run):
     flow_run = served_run["flow_run"]
     assert flow_run["state"]["type"] == "COMPLETED", flow_run["state"]
-    assert flow_run["parameters"]["output_dir"] == str(served_run["work"] / "out")
+    assert flow_run["parameters"]["output_dir"] == str(served_run["work"] / "adhoc")
 
     artifacts = api(
         served_run["base"], "POST", "/artifacts/filter",
@@ -103,7 +104,7 @@ def test_run_triggered_through_the_api_completes_with_artifacts_and_csvs(served_
     assert by_key["top-statements"]["type"] == "table"
     assert any(a["type"] == "progress" for a in artifacts)
 
-    latest = served_run["work"] / "out" / "latest"
+    latest = served_run["work"] / "adhoc" / "latest"
     with (latest / "sentences.csv").open(encoding="utf-8") as handle:
         sentences = list(csv.DictReader(handle))
     assert {s["lang"] for s in sentences} == {"en", "ru", "uk"}
@@ -127,7 +128,7 @@ def test_the_readme_prefect_example_gives_what_make_demo_gives(served_run, tmp_p
     )  # fmt: skip
     assert demo.returncode == 0, demo.stderr
     counts = {}
-    for name, folder in (("demo", tmp_path), ("flow", served_run["work"] / "out")):
+    for name, folder in (("demo", tmp_path), ("flow", served_run["work"] / "adhoc")):
         counts[name] = json.loads((folder / "latest" / "run.json").read_text())["counts"]
     assert "skipped" not in counts["flow"]["sentences_by_origin"]
     for key in ("articles", "sentences", "sentences_by_origin", "alignments", "statements"):
