@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -152,13 +153,8 @@ class Embedder:
         """The vectors of `texts` from the embedding server, or None (with a warning)."""
         path = self.config.server_socket
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-                connection.settimeout(SERVER_TIMEOUT_SECONDS)
-                connection.connect(str(path))
-                send_message(connection, {"settings": self.settings, "texts": texts})
-                reply = receive_message(connection)
-                if "error" in reply:
-                    raise ValueError(reply["error"])
+            request = {"settings": self.settings, "texts": texts}
+            with asking_server(path, request) as (reply, connection):
                 rows, dimension = reply["rows"], reply["dimension"]
                 if rows != len(texts):
                     raise ValueError(f"{rows} vectors for {len(texts)} texts")
@@ -173,6 +169,23 @@ class Embedder:
 
 # Embedding-server messages: a 4-byte big-endian length, then that many bytes of JSON.
 _LENGTH = struct.Struct(">I")
+
+
+@contextlib.contextmanager
+def asking_server(
+    path: Path, request: dict[str, Any]
+) -> Iterator[tuple[dict[str, Any], socket.socket]]:
+    """Send `request` to the embedding server on `path` and yield its reply, with the still
+    open connection (for a payload that follows the reply). ValueError for a reply that is an
+    error; OSError where the server cannot be reached or answer within SERVER_TIMEOUT_SECONDS."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(SERVER_TIMEOUT_SECONDS)
+        connection.connect(str(path))
+        send_message(connection, request)
+        reply = receive_message(connection)
+        if "error" in reply:
+            raise ValueError(reply["error"])
+        yield reply, connection
 
 
 def send_message(connection: socket.socket, header: dict[str, Any], payload: bytes = b"") -> None:

@@ -23,6 +23,7 @@ server busy for long after its client left.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
@@ -41,9 +42,9 @@ import numpy as np
 from pipeline.config import SCHEDULED_CONFIG, ConfigError, load_config
 from pipeline.embed import (
     CHUNK_SENTENCES,
-    SERVER_TIMEOUT_SECONDS,
     Embedder,
     EmbedError,
+    asking_server,
     receive_message,
     send_message,
 )
@@ -59,6 +60,7 @@ MAX_REQUEST_BYTES = 2 * CHUNK_SENTENCES * 600 * 4
 MAX_DETECT_BYTES = MAX_REQUEST_BYTES // 2
 
 
+@functools.cache  # asked on every request, on both sides
 def lingua_version() -> str:
     return metadata.version("lingua-language-detector")
 
@@ -78,13 +80,16 @@ class _EncodeRequest(socketserver.BaseRequestHandler):
             return
         texts = request.get("texts")
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            error = "texts: expected a list of strings"
+            reply = {"error": "texts: expected a list of strings"}
         elif len(texts) > CHUNK_SENTENCES:
-            error = f"texts: at most {CHUNK_SENTENCES} a request, got {len(texts)}"
+            reply = {"error": f"texts: at most {CHUNK_SENTENCES} a request, got {len(texts)}"}
         elif "detect" in request:
-            error = self._detect(request["detect"], request.get("lingua"), texts)
+            reply = self._confidences(request["detect"], request.get("lingua"), texts)
         elif request.get("settings") != embedder.settings:
-            error = f"this server embeds with {embedder.settings}, not {request.get('settings')}"
+            reply = {
+                "error": f"this server embeds with {embedder.settings}, "
+                f"not {request.get('settings')}"
+            }
         else:
             with self.server.model_lock:  # one encode at a time: the model uses every core
                 vectors = embedder.encode_chunk(texts)
@@ -92,21 +97,18 @@ class _EncodeRequest(socketserver.BaseRequestHandler):
             header = {"rows": vectors.shape[0], "dimension": vectors.shape[1]}
             send_message(self.request, header, vectors.tobytes())
             return
-        if error:
-            send_message(self.request, {"error": error})
+        send_message(self.request, reply)
 
-    def _detect(self, codes: object, version: object, texts: list[str]) -> str:
-        """Answer with lingua's confidences of `texts` over `codes`; or return the error."""
+    def _confidences(self, codes: object, version: object, texts: list[str]) -> dict[str, Any]:
+        """The reply to a request for lingua's confidences of `texts` over `codes`."""
         if version != lingua_version():
-            return f"this server runs lingua {lingua_version()}, not {version}"
+            return {"error": f"this server runs lingua {lingua_version()}, not {version}"}
         if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
-            return "detect: expected a non-empty list of ISO 639-1 codes"
+            return {"error": "detect: expected a non-empty list of ISO 639-1 codes"}
         try:
-            values = lingua_confidences(tuple(codes), texts, preload=True)
+            return {"confidences": lingua_confidences(tuple(codes), texts, preload=True)}
         except ValueError as error:  # a code lingua does not know
-            return f"detect: {error}"
-        send_message(self.request, {"confidences": values})
-        return ""
+            return {"error": f"detect: {error}"}
 
 
 class EmbedServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -171,15 +173,9 @@ class ServedConfidences:
         return lingua_confidences(codes, texts)
 
     def _ask(self, codes: tuple[str, ...], texts: list[str]) -> list[dict[str, float]]:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.settimeout(SERVER_TIMEOUT_SECONDS)
-            connection.connect(str(self.path))
-            request = {"detect": list(codes), "lingua": lingua_version(), "texts": texts}
-            send_message(connection, request)
-            reply = receive_message(connection)
-        if "error" in reply:
-            raise ValueError(reply["error"])
-        values = reply["confidences"]
+        request = {"detect": list(codes), "lingua": lingua_version(), "texts": texts}
+        with asking_server(self.path, request) as (reply, _):
+            values = reply["confidences"]
         if len(values) != len(texts):
             raise ValueError(f"{len(values)} answers for {len(texts)} texts")
         return [{str(code): float(value) for code, value in row.items()} for row in values]
