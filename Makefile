@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet pip==26.3
 	$(BIN)/python -m pip install --quiet -r requirements.lock
+	# embed.backend openvino; without its torchvision (a CUDA build here): see requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps optimum-intel==2.2.0
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -242,7 +242,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         sentences = [s for s in evaluation.read_sentences(args.run / "sentences.csv") if s.english]
         with contextlib.closing(Store(config.paths.cache_dir)) as store:
-            vectors, _ = embed_texts([s.english for s in sentences], Embedder(config.embed), store)
+            vectors, _ = embed_texts(
+                [s.english for s in sentences],
+                Embedder(config.embed, config.paths.cache_dir),
+                store,
+            )
         articles, gold = evaluation.load_gold(args.gold)
         predicted = evaluation.cosine_baseline(sentences, vectors, args.baseline_cosine)
         print(

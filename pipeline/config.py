@@ -109,6 +109,9 @@ class EmbedConfig:
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = 64
     device: str = "cpu"
+    # torch, or the model exported by sentence-transformers to OpenVINO or ONNX; auto: the
+    # fastest on this machine whose vectors match torch's (pipeline/embed_backend.py)
+    backend: Literal["torch", "openvino", "onnx", "auto"] = "torch"
     server_socket: Path | None = None  # pipeline/embed_server.py keeps the model loaded there
 
 

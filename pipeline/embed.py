@@ -19,6 +19,7 @@ import numpy as np
 
 from pipeline.chunks import ChunkError, MapChunks
 from pipeline.config import EmbedConfig
+from pipeline.embed_backend import BackendError, choose_backend, load_model, require_backend
 from pipeline.records import text_hash
 from pipeline.store import Store, file_fingerprint
 
@@ -53,24 +54,52 @@ def resolve_model_path(model: str) -> Path:
 
 
 class Embedder:
-    """A sentence-transformers model, loaded on first use, offline."""
+    """A sentence-transformers model on its backend (pipeline/embed_backend.py), loaded on
+    first use, offline. `cache_dir` keeps exported models and the `auto` verdict; without it
+    they last for this process."""
 
-    def __init__(self, config: EmbedConfig):
+    def __init__(self, config: EmbedConfig, cache_dir: Path | None = None):
         self.config = config
+        self.cache_dir = cache_dir
         self.path = resolve_model_path(config.model)
+        if config.backend != "auto":
+            try:
+                require_backend(config.backend, config.device)
+            except BackendError as error:
+                raise EmbedError(str(error)) from None
+        self._backend = None if config.backend == "auto" else config.backend
         self._model = None
         # Whether to ask the embedding server; False for the rest of the run once it failed
         # (one warning a run, not one per stage that embeds).
         self.use_server = config.server_socket is not None
 
-    @property
-    def cache_key(self) -> str:
-        """Model id plus a digest of its weights: a retrained model never reuses old vectors."""
+    @functools.cached_property
+    def weights_digest(self) -> str:
         weights = next(
             (self.path / name for name in WEIGHT_FILES if (self.path / name).is_file()), None
         )
-        digest = file_fingerprint(weights) if weights else "unknown-weights"
-        return f"st:{self.config.model}#{digest}"
+        return file_fingerprint(weights) if weights else "unknown-weights"
+
+    @property
+    def backend(self) -> str:
+        """torch, openvino or onnx: the configured one, or what `auto` chose on this machine."""
+        if self._backend is None:
+            self._backend = choose_backend(
+                self.path, self._model_key, self.weights_digest, self.config.device,
+                self.cache_dir, self.config.batch_size,
+            )  # fmt: skip
+        return self._backend
+
+    @property
+    def _model_key(self) -> str:
+        return f"st:{self.config.model}#{self.weights_digest}"
+
+    @property
+    def cache_key(self) -> str:
+        """Model id plus a digest of its weights, and the backend where it is not torch: a
+        retrained model or another backend's vectors are never mixed with these."""
+        backend = self.backend
+        return self._model_key if backend == "torch" else f"{self._model_key}@{backend}"
 
     def _load(self):
         if self._model is None:
@@ -78,9 +107,13 @@ class Embedder:
             # its loading bars out of our progress output.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(str(self.path), device=self.config.device)
+            export_root = self.cache_dir / "models" if self.cache_dir else None
+            try:
+                self._model = load_model(
+                    self.path, self.backend, self.config.device, self.weights_digest, export_root
+                )
+            except BackendError as error:
+                raise EmbedError(str(error)) from None
             # torch and transformers leave some 440,000 long-lived objects, which Python's
             # collector would walk again on every full collection while align builds its links
             # (300,000 at 1,000 articles): freezing them took a one-article run's align from
@@ -96,7 +129,7 @@ class Embedder:
     def settings(self) -> dict[str, Any]:
         """What the vectors depend on besides the texts; an embedding server must match it all."""
         return {
-            "model": self.cache_key,
+            "model": self.cache_key,  # the backend too
             "batch_size": self.config.batch_size,
             "device": self.config.device,
         }
@@ -116,8 +149,11 @@ class Embedder:
             for start in range(0, len(texts), CHUNK_SENTENCES)
         ]
         if map_chunks is not None:
-            local = dataclasses.replace(self.config, server_socket=None)
-            done = map_chunks("embed", encode_on_worker, (local, self.cache_key), chunks)
+            # Workers take the backend this run uses, not `auto` (their own timing could
+            # choose another, and their vectors would not be this run's).
+            local = dataclasses.replace(self.config, server_socket=None, backend=self.backend)
+            spec = (local, self.cache_dir, self.cache_key)
+            done = map_chunks("embed", encode_on_worker, spec, chunks)
         else:
             done = self._encode_here(chunks)
         parts = []
@@ -246,16 +282,17 @@ def embed_texts(
 
 
 @functools.lru_cache(maxsize=2)
-def _worker_embedder(config: EmbedConfig) -> Embedder:
-    return Embedder(config)
+def _worker_embedder(config: EmbedConfig, cache_dir: Path | None) -> Embedder:
+    return Embedder(config, cache_dir)
 
 
-def encode_on_worker(spec: tuple[EmbedConfig, str], chunk: list[str]) -> np.ndarray:
+def encode_on_worker(spec: tuple[EmbedConfig, Path | None, str], chunk: list[str]) -> np.ndarray:
     """A worker's `encode_chunk` (pipeline/chunks.py): `spec` is (the embed config, without a
-    server, and the run's cache key). The model is loaded once per worker process; ChunkError
-    when the worker's model is not the run's (other weights at that path)."""
-    config, cache_key = spec
-    embedder = _worker_embedder(config)
+    server and with the run's backend, the cache folder, and the run's cache key). The model is
+    loaded once per worker process; ChunkError when the worker's model is not the run's (other
+    weights at that path)."""
+    config, cache_dir, cache_key = spec
+    embedder = _worker_embedder(config, cache_dir)
     if embedder.cache_key != cache_key:
         raise ChunkError(
             f"the model on this worker is {embedder.cache_key}, not the run's {cache_key}"

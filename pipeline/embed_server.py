@@ -219,7 +219,9 @@ def main() -> int:
         if config.embed.server_socket is None:
             raise ConfigError(f"{args.config}: embed.server_socket is not set")
         server = EmbedServer(
-            config.embed.server_socket, Embedder(config.embed), config.langid.languages
+            config.embed.server_socket,
+            Embedder(config.embed, config.paths.cache_dir),
+            config.langid.languages,
         )
     except (ConfigError, EmbedError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -228,8 +230,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with server:  # server_close() removes the socket
         log.info(
-            "embedding with %s, weighing languages with lingua %s, on %s",
-            config.embed.model, lingua_version(), config.embed.server_socket,
+            "embedding with %s on %s, weighing languages with lingua %s, on %s",
+            config.embed.model, server.embedder.backend, lingua_version(),
+            config.embed.server_socket,
         )  # fmt: skip
         server.serve_forever()
     return 0

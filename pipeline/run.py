@@ -84,8 +84,8 @@ log = logging.getLogger(__name__)
 Step = Callable[..., Any]  # step(name, function, *args) -> function(*args)
 Progress = Callable[[str, int], Callable[[int], None]]  # progress(label, total) -> advance(n)
 
-LIBRARIES = ("argostranslate", "ctranslate2", "sentence-transformers", "torch", "faiss-cpu",
-             "lingua-language-detector")  # fmt: skip
+LIBRARIES = ("argostranslate", "ctranslate2", "sentence-transformers", "transformers", "torch",
+             "openvino", "faiss-cpu", "lingua-language-detector")  # fmt: skip
 
 
 LOCK_FILE = ".parallax.lock"
@@ -662,7 +662,7 @@ def run(
             return _nothing_read(rejects, seconds)
         by_id = {a.id: a for a in articles}
         translators = load_translators(config.translate, set(config.langid.languages))
-        embedder = Embedder(config.embed)
+        embedder = Embedder(config.embed, config.paths.cache_dir)
         options = align_options(config, embedder)
         state = state_key(config, memory, translators, embedder)
         corpus.use_state_key(state)

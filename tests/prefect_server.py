@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -88,9 +92,30 @@ def scheduled_config_for_test(
     }
     config["flow"] = {"allowed_roots": [str(work), "data"]}
     (work / "inbox").mkdir(exist_ok=True)
+    if config["embed"].get("backend") == "auto":
+        seed_backend_verdict(work / "cache")
     path = work / "scheduled-test.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+@functools.cache
+def _backend_verdict() -> Path:
+    """A cache folder where `embed.backend: auto` has timed the backends, once per session."""
+    from pipeline.config import EmbedConfig
+    from pipeline.embed import Embedder
+
+    folder = Path(tempfile.mkdtemp(prefix="parallax-auto-"))
+    atexit.register(shutil.rmtree, folder, True)
+    Embedder(EmbedConfig(backend="auto"), folder).backend  # noqa: B018  (times and saves)
+    return folder
+
+
+def seed_backend_verdict(cache_dir: Path) -> None:
+    """The scheduled config's `embed.backend: auto`, already decided in `cache_dir`, as on a
+    server after its first start: each server test would otherwise spend ~17 s timing the
+    backends (tests/test_embed_backend.py tests that path)."""
+    shutil.copytree(_backend_verdict(), cache_dir, dirs_exist_ok=True)
 
 
 @contextlib.contextmanager

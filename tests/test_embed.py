@@ -70,4 +70,4 @@ def test_a_worker_encodes_as_this_process_does_and_refuses_another_model(embedde
 
     assert np.allclose(embedder.encode(texts, map_chunks=map_here), embedder.encode(texts))
     with pytest.raises(ChunkError, match="not the run's"):
-        encode_on_worker((embedder.config, "st:all-MiniLM-L6-v2#other-weights"), texts)
+        encode_on_worker((embedder.config, None, "st:all-MiniLM-L6-v2#other-weights"), texts)
