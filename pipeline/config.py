@@ -341,7 +341,21 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
-    return _build(Config, data, prefix="")
+    config = _build(Config, data, prefix="")
+    _check_backend(config.embed)
+    return config
+
+
+def _check_backend(embed: EmbedConfig) -> None:
+    """embed.backend against embed.device and what is installed, before a run writes anything
+    (pipeline/embed_backend.py says why onnx cannot be installed here)."""
+    from pipeline.embed_backend import BackendError, require_backend
+
+    if embed.backend != "auto":
+        try:
+            require_backend(embed.backend, embed.device)
+        except BackendError as error:
+            raise ConfigError(str(error)) from None
 
 
 def typed_record(cls: type, data: Any, prefix: str) -> Any:

@@ -114,6 +114,14 @@ class Embedder:
                 )
             except BackendError as error:
                 raise EmbedError(str(error)) from None
+            except Exception as error:
+                if self.backend == "torch":
+                    raise
+                # An export or a load through optimum can fail in many ways: say which backend.
+                raise EmbedError(
+                    f"embed.backend {self.backend!r} failed to load the model "
+                    f"({type(error).__name__}: {error}); embed.backend torch does not need it"
+                ) from error
             # torch and transformers leave some 440,000 long-lived objects, which Python's
             # collector would walk again on every full collection while align builds its links
             # (300,000 at 1,000 articles): freezing them took a one-article run's align from

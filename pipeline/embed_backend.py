@@ -136,7 +136,18 @@ def load_model(
             return SentenceTransformer(str(path), **options)
         folder = export_root / f"{backend}-{digest}-{_library_version(backend)}"
         if (folder / EXPORTED_FILE[backend]).is_file():
-            return SentenceTransformer(str(folder), **options)
+            try:
+                return SentenceTransformer(str(folder), **options)
+            except Exception as error:  # noqa: BLE001  (a damaged export is made again)
+                log.warning(
+                    "the exported model in %s cannot be loaded (%s: %s); exporting it again",
+                    folder,
+                    type(error).__name__,
+                    " ".join(str(error).split())[:300],
+                )
+                shutil.rmtree(folder, ignore_errors=True)
+        elif folder.exists():  # left without its model file: replaced by the new export
+            shutil.rmtree(folder, ignore_errors=True)
         model = SentenceTransformer(str(path), **options)
         _save_atomically(model, folder)
         return model
@@ -284,17 +295,25 @@ def choose_backend(
 
     torch on any device but the CPU. Otherwise the verdict in `cache_dir/embed-backend.json`
     where it was made for this fingerprint (machine_fingerprint), else compare_backends on the
-    sample (~15 s with an export, once) and the verdict saved there.
+    sample (15 to 35 s on 2 cores, with the export) and the verdict saved there. A verdict is
+    not saved where a backend failed: it is timed again next run.
     """
     if device != "cpu" or installed_backends() == ["torch"]:
         return "torch"
     fingerprint = machine_fingerprint(model_key)
     verdict_path = cache_dir / VERDICT_FILE if cache_dir else None
-    if verdict_path and verdict_path.is_file():
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            saved = json.loads(verdict_path.read_text(encoding="utf-8"))
-            if saved["fingerprint"] == fingerprint and saved["backend"] in installed_backends():
-                return saved["backend"]
+    saved = _read_verdict(verdict_path) if verdict_path else None
+    if (
+        saved
+        and saved.get("fingerprint") == fingerprint
+        and saved.get("backend") in installed_backends()
+    ):
+        log.info(
+            "embed.backend auto: %s, as timed on this machine (%s; delete it to time again)",
+            saved["backend"],
+            verdict_path,
+        )
+        return saved["backend"]
     log.info(
         "embed.backend auto: timing %s on %d sample sentences, in turns (once per "
         "machine and model)",
@@ -304,6 +323,16 @@ def choose_backend(
     export_root = cache_dir / "models" if cache_dir else None
     trials = compare_backends(path, digest, export_root, sample_sentences(), batch_size)
     chosen = pick_backend(trials)
+    failed = [t for t in trials if t.error]
+    if failed:
+        # Not kept: a backend that failed this once (a damaged export, a full disk) would be
+        # ruled out for good.
+        log.warning(
+            "embed.backend auto: %s for this run (%s); the backends are timed again next run",
+            chosen,
+            describe(trials),
+        )
+        return chosen
     log.info("embed.backend auto: %s (%s)", chosen, describe(trials))
     if verdict_path:
         _write_json(
@@ -313,13 +342,29 @@ def choose_backend(
     return chosen
 
 
+def _read_verdict(path: Path) -> dict[str, Any] | None:
+    """The saved verdict, or None where there is none or it is not one (timed again)."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError) as error:
+        log.warning("embed.backend auto: %s cannot be read (%s); timing again", path, error)
+        return None
+    if not isinstance(saved, dict):
+        log.warning("embed.backend auto: %s is not a verdict; timing again", path)
+        return None
+    return saved
+
+
 def describe(trials: list[BackendTrial]) -> str:
     """One line: each backend's rate, its speed against torch and its smallest cosine."""
     torch_rate = next(t.sentences_per_second for t in trials if t.backend == "torch")
     parts = []
     for trial in trials:
         if trial.error:
-            parts.append(f"{trial.backend}: not usable ({trial.error})")
+            error = " ".join(trial.error.split())  # one log line, whatever the library wrote
+            parts.append(f"{trial.backend}: not usable ({error[:300]})")
         elif trial.backend == "torch":
             parts.append(f"torch {trial.sentences_per_second:.0f} sentences/s")
         else:
@@ -332,10 +377,11 @@ def describe(trials: list[BackendTrial]) -> str:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.{os.getpid()}")
         staging.write_text(json.dumps(data, indent=1), encoding="utf-8")
         staging.replace(path)
     except OSError as error:
         log.warning("embed.backend verdict not saved in %s (%s)", path, error)
+        staging.unlink(missing_ok=True)

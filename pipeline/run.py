@@ -786,6 +786,7 @@ def run(
             "models": {
                 "translation": report.packages,
                 "embedding": embedder.cache_key,
+                "embedding_backend": embedder.backend,  # what embed.backend (auto) ran on
                 "libraries": {name: metadata.version(name) for name in LIBRARIES},
             },
             "counts": counts,

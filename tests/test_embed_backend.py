@@ -4,6 +4,7 @@ adoption rule (pipeline/embed_backend.py) on the sample and on every gold set, a
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -161,6 +162,75 @@ def test_a_backend_that_cannot_run_here_is_refused_with_the_reason():
             Embedder(EmbedConfig(backend="onnx"))
 
 
-def test_an_unknown_backend_is_a_config_error_naming_the_key():
+def test_an_unknown_backend_or_one_that_cannot_run_here_is_a_config_error_naming_the_key():
+    """Refused with the configuration (exit 2), before a run writes anything."""
     with pytest.raises(ConfigError, match="embed.backend: expected one of"):
         load_config(overrides={"embed": {"backend": "tensorrt"}})
+    with pytest.raises(ConfigError, match="embed.backend 'openvino' runs on the CPU"):
+        load_config(overrides={"embed": {"backend": "openvino", "device": "cuda"}})
+    if "onnx" not in installed_backends():
+        with pytest.raises(ConfigError, match="embed.backend 'onnx' cannot be used"):
+            load_config(overrides={"embed": {"backend": "onnx"}})
+    assert load_config(overrides={"embed": {"backend": "auto", "device": "cuda"}})
+
+
+@needs_openvino
+@pytest.mark.parametrize("text", ["", "garbage{", "[]", '"openvino"', "42", "null", "[" * 5000])
+def test_a_verdict_that_is_not_one_is_timed_again_with_a_warning(text, tmp_path, caplog):
+    (tmp_path / "embed-backend.json").write_text(text)
+    timed = []
+
+    def compare(*args, **kwargs):
+        timed.append(True)
+        return [BackendTrial("torch", 300.0, 1.0), BackendTrial("openvino", 310.0, 1.0)]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(embed_backend, "compare_backends", compare)
+        assert Embedder(EmbedConfig(backend="auto"), tmp_path).backend == "torch"
+    assert timed == [True]
+    assert "timing again" in caplog.text
+    assert json.loads((tmp_path / "embed-backend.json").read_text())["backend"] == "torch"
+
+
+def test_a_verdict_with_a_failed_backend_is_not_kept(tmp_path, caplog, monkeypatch):
+    """A backend that failed once (a damaged export, a full disk) is not ruled out for good."""
+    trials = [BackendTrial("torch", 300.0, 1.0), BackendTrial("openvino", error="Runtime\nError")]
+    monkeypatch.setattr(embed_backend, "installed_backends", lambda: ["torch", "openvino"])
+    monkeypatch.setattr(embed_backend, "compare_backends", lambda *args, **kwargs: trials)
+    assert Embedder(EmbedConfig(backend="auto"), tmp_path).backend == "torch"
+    assert not (tmp_path / "embed-backend.json").exists()
+    assert "timed again next run" in caplog.text
+
+
+@needs_openvino
+def test_a_damaged_export_is_made_again_with_a_warning(openvino, exports, tmp_path, caplog):
+    """As a cache file SQLite cannot read is rebuilt: the export is derived, made in seconds."""
+    cache = tmp_path / "cache"
+    openvino.encode(["The module's export exists."])
+    shutil.copytree(exports / "models", cache / "models")  # as a first run left it
+    Embedder(EmbedConfig(backend="openvino"), cache).encode(["First run: loaded."])
+    (folder,) = (cache / "models").iterdir()
+    (folder / "openvino" / "openvino_model.bin").write_bytes(b"cut short")
+    again = Embedder(EmbedConfig(backend="openvino"), cache)
+    vectors = again.encode(["Second run: the export is damaged."])
+    np.testing.assert_allclose(
+        vectors, openvino.encode(["Second run: the export is damaged."]), atol=1e-6
+    )
+    assert "cannot be loaded" in caplog.text and "exporting it again" in caplog.text
+    assert (folder / "openvino" / "openvino_model.bin").stat().st_size > 10_000  # made again
+
+    # A folder left without its model file is replaced by a new export, and kept this time.
+    (folder / "openvino" / "openvino_model.xml").unlink()
+    Embedder(EmbedConfig(backend="openvino"), cache).encode(["Third run."])
+    assert (folder / "openvino" / "openvino_model.xml").is_file()
+
+
+@needs_openvino
+def test_a_backend_that_fails_to_load_is_an_embed_error_naming_it(tmp_path):
+    """Not a traceback from optimum: the run's one line names the backend."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    embedder = Embedder(EmbedConfig(model=str(model), backend="openvino"), tmp_path / "cache")
+    with pytest.raises(EmbedError, match="embed.backend 'openvino' failed to load the model"):
+        embedder.encode(["Nothing to load."])

@@ -70,6 +70,7 @@ def test_full_run_translates_with_installed_models_and_writes_every_output(
     assert info["counts"]["sentences"] == len(sentences)
     assert set(info["models"]["translation"]) == {"ru", "uk"}
     assert info["models"]["embedding"].startswith("st:all-MiniLM-L6-v2#")
+    assert info["models"]["embedding_backend"] == "torch"
     assert {"ingest", "segment", "langid", "translate", "embed", "align", "export"} <= set(
         info["seconds"]
     )
