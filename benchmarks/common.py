@@ -14,11 +14,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline.embed_backend import cpu_name
+
 log = logging.getLogger("benchmarks")
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LIBRARIES = ("ctranslate2", "argostranslate", "sentencepiece", "sentence-transformers",
-             "transformers", "torch", "onnxruntime", "onnx", "faiss-cpu", "numpy",
+             "transformers", "torch", "openvino", "faiss-cpu", "numpy",
              "lingua-language-detector")  # fmt: skip
 
 
@@ -108,12 +110,7 @@ def alternate(
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_name()
     with open("/proc/meminfo", encoding="utf-8") as handle:
         mem_kib = int(handle.readline().split()[1])
     versions = {}

@@ -6,12 +6,13 @@ underneath), not an encoder of ours. An export is made once from the local weigh
 in the cache folder under the weights' digest and the library versions.
 
 Adoption rule (issue #18): a backend's vectors are within cosine 0.9999 of torch's on a fixed
-sample (pipeline/data/background_sentences.txt), and its alignments score the same precision,
-recall and F1 as torch's on every gold set, within ±0.005. tests/test_embed_backend.py checks
-the gold part for each installed backend; `python -m benchmarks.alignment --set
-embed.backend=openvino` reports it. `embed.backend: auto` checks the vector part on this machine,
-times each backend on the sample in turns, and takes the fastest that passes. It keeps the
-verdict in the cache folder, keyed by weights, libraries and CPU, so the check runs once.
+sample (the ratio margin's background sentences, pipeline/align.py), and its alignments score
+the same precision, recall and F1 as torch's on every gold set, within ±0.005.
+tests/test_embed_backend.py checks the gold part for each installed backend; `python -m
+benchmarks.alignment --set embed.backend=openvino` reports it. `embed.backend: auto` checks the
+vector part on this machine, times each backend on the sample in turns, and takes the fastest
+that passes. It keeps the verdict in the cache folder, keyed by weights, libraries and CPU,
+so the check runs once.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ MIN_COSINE = 0.9999  # the adoption rule's floor: each sample vector against tor
 # faster than torch to replace it.
 MIN_SPEEDUP = 1.1
 ROUNDS = 3
-SAMPLE = Path(__file__).parent / "data" / "background_sentences.txt"
 VERDICT_FILE = "embed-backend.json"
 
 
@@ -143,7 +143,7 @@ def load_model(
                     "the exported model in %s cannot be loaded (%s: %s); exporting it again",
                     folder,
                     type(error).__name__,
-                    " ".join(str(error).split())[:300],
+                    _one_line(str(error)),
                 )
                 shutil.rmtree(folder, ignore_errors=True)
         elif folder.exists():  # left without its model file: replaced by the new export
@@ -200,12 +200,6 @@ def _quiet_libraries():
             logging.getLogger(name).setLevel(level)
         if bars:
             transformers_logging.enable_progress_bar()
-
-
-def sample_sentences() -> list[str]:
-    """The fixed sample of the vector check: 240 generic English news sentences."""
-    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
 def compare_backends(
@@ -275,10 +269,11 @@ def machine_fingerprint(model_key: str) -> dict[str, Any]:
     for package in packages:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[package] = importlib.metadata.version(package)
-    return {"model": model_key, "libraries": versions, "cpu": _cpu_name(), "cores": os.cpu_count()}
+    return {"model": model_key, "libraries": versions, "cpu": cpu_name(), "cores": os.cpu_count()}
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it (else what `platform` knows)."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -314,14 +309,18 @@ def choose_backend(
             verdict_path,
         )
         return saved["backend"]
+    # Imported here: the configuration's check imports this module, and align brings FAISS.
+    from pipeline.align import background_sentences
+
+    sample = background_sentences()
     log.info(
         "embed.backend auto: timing %s on %d sample sentences, in turns (once per "
         "machine and model)",
         ", ".join(installed_backends()),
-        len(sample_sentences()),
+        len(sample),
     )
     export_root = cache_dir / "models" if cache_dir else None
-    trials = compare_backends(path, digest, export_root, sample_sentences(), batch_size)
+    trials = compare_backends(path, digest, export_root, sample, batch_size)
     chosen = pick_backend(trials)
     failed = [t for t in trials if t.error]
     if failed:
@@ -335,10 +334,12 @@ def choose_backend(
         return chosen
     log.info("embed.backend auto: %s (%s)", chosen, describe(trials))
     if verdict_path:
-        _write_json(
-            verdict_path,
-            {"fingerprint": fingerprint, "backend": chosen, "trials": [asdict(t) for t in trials]},
-        )
+        verdict = {
+            "fingerprint": fingerprint,
+            "backend": chosen,
+            "trials": [asdict(t) for t in trials],
+        }
+        _save_verdict(verdict_path, verdict)
     return chosen
 
 
@@ -357,14 +358,18 @@ def _read_verdict(path: Path) -> dict[str, Any] | None:
     return saved
 
 
+def _one_line(message: str, limit: int = 300) -> str:
+    """A library's error as one log line, whatever it wrote (OpenVINO's span several)."""
+    return " ".join(message.split())[:limit]
+
+
 def describe(trials: list[BackendTrial]) -> str:
     """One line: each backend's rate, its speed against torch and its smallest cosine."""
     torch_rate = next(t.sentences_per_second for t in trials if t.backend == "torch")
     parts = []
     for trial in trials:
         if trial.error:
-            error = " ".join(trial.error.split())  # one log line, whatever the library wrote
-            parts.append(f"{trial.backend}: not usable ({error[:300]})")
+            parts.append(f"{trial.backend}: not usable ({_one_line(trial.error)})")
         elif trial.backend == "torch":
             parts.append(f"torch {trial.sentences_per_second:.0f} sentences/s")
         else:
@@ -376,12 +381,12 @@ def describe(trials: list[BackendTrial]) -> str:
     return "; ".join(parts)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    staging = path.with_name(f".{path.name}.{os.getpid()}")
+def _save_verdict(path: Path, verdict: dict[str, Any]) -> None:
+    from pipeline.export import atomic_file
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        staging.replace(path)
+        with atomic_file(path) as handle:
+            handle.write(json.dumps(verdict, indent=1))
     except OSError as error:
         log.warning("embed.backend verdict not saved in %s (%s)", path, error)
-        staging.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import alignment as alignment_bench
 from pipeline import embed_backend
+from pipeline.align import background_sentences
 from pipeline.config import ConfigError, EmbedConfig, load_config
 from pipeline.embed import Embedder, EmbedError, encode_on_worker
 from pipeline.embed_backend import (
@@ -18,7 +19,6 @@ from pipeline.embed_backend import (
     BackendTrial,
     installed_backends,
     pick_backend,
-    sample_sentences,
 )
 
 needs_openvino = pytest.mark.skipif(
@@ -42,7 +42,7 @@ def openvino(exports) -> Embedder:
 
 @needs_openvino
 def test_openvino_vectors_are_within_the_rule_of_torchs_on_the_sample(openvino):
-    texts = sample_sentences()
+    texts = background_sentences()
     assert len(texts) == 240
     ours = openvino.encode(texts)
     torch = Embedder(EmbedConfig()).encode(texts)
