@@ -26,7 +26,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -104,15 +103,6 @@ def candidate_article_pairs(
                     pairs.add((min(own, other), max(own, other)))
                     taken += 1
     return sorted(pairs)
-
-
-BACKGROUND_FILE = Path(__file__).parent / "data" / "background_sentences.txt"
-
-
-def background_sentences() -> list[str]:
-    """The generic news sentences of the margin's background (comment lines left out)."""
-    lines = BACKGROUND_FILE.read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
 def background_neighbours(vectors: np.ndarray, background: np.ndarray, k: int) -> np.ndarray:
@@ -478,8 +468,9 @@ def align(
     Without `encode` (which embeds joined sentences) only one-to-one links are made. With a
     `cache`, an article pair whose sentences and options (`cache_key`, which must cover the
     background) were aligned before is not aligned again: a rerun, or a run with one new
-    article, redoes only the new pairs. `background`: the vectors of background_sentences(),
-    the margin's fixed neighbourhood; without it, neighbours come from the other article only.
+    article, redoes only the new pairs. `background`: the vectors of background_sentences()
+    (pipeline/background.py), the margin's fixed neighbourhood; without it, neighbours come from
+    the other article only.
     """
     return align_stories([(sentences, vectors)], config, encode, cache, cache_key, background)[0]
 

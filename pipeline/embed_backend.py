@@ -6,7 +6,7 @@ underneath), not an encoder of ours. An export is made once from the local weigh
 in the cache folder under the weights' digest and the library versions.
 
 Adoption rule (issue #18): a backend's vectors are within cosine 0.9999 of torch's on a fixed
-sample (the ratio margin's background sentences, pipeline/align.py), and its alignments score
+sample (the ratio margin's background sentences, pipeline/background.py), and its alignments score
 the same precision, recall and F1 as torch's on every gold set, within ±0.005.
 tests/test_embed_backend.py checks the gold part for each installed backend; `python -m
 benchmarks.alignment --set embed.backend=openvino` reports it. `embed.backend: auto` checks the
@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pipeline.background import background_sentences
 
 log = logging.getLogger(__name__)
 
@@ -309,9 +311,6 @@ def choose_backend(
             verdict_path,
         )
         return saved["backend"]
-    # Imported here: the configuration's check imports this module, and align brings FAISS.
-    from pipeline.align import background_sentences
-
     sample = background_sentences()
     log.info(
         "embed.backend auto: timing %s on %d sample sentences, in turns (once per "

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from pipeline import clean, segment
-from pipeline.align import LINK_CACHE_FORMAT, align_stories, background_sentences
+from pipeline.align import LINK_CACHE_FORMAT, align_stories
+from pipeline.background import background_sentences
 from pipeline.boilerplate import mark_in_corpus
 from pipeline.chunks import MapChunks
 from pipeline.config import Config

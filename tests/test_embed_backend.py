@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import alignment as alignment_bench
 from pipeline import embed_backend
-from pipeline.align import background_sentences
+from pipeline.background import background_sentences
 from pipeline.config import ConfigError, EmbedConfig, load_config
 from pipeline.embed import Embedder, EmbedError, encode_on_worker
 from pipeline.embed_backend import (

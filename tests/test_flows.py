@@ -24,7 +24,7 @@ from flows.align_articles import align_articles
 from flows.artifacts import _inline, skipped_warnings, summary_markdown, top_statements_table
 from flows.cluster import DaskChunks, kept_environment, task_runner
 from flows.serve import scheduled_deployment
-from pipeline.align import background_sentences
+from pipeline.background import background_sentences
 from pipeline.chunks import ChunkError
 from pipeline.config import load_config
 from pipeline.embed import Embedder
