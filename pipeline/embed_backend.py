@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.background import background_sentences
+from pipeline.files import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -381,8 +382,6 @@ def describe(trials: list[BackendTrial]) -> str:
 
 
 def _save_verdict(path: Path, verdict: dict[str, Any]) -> None:
-    from pipeline.export import atomic_file
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(path) as handle:

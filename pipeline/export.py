@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pipeline.files import atomic_file
 from pipeline.records import Alignment, Article, Reject, Sentence
 from pipeline.statements import (
     Statement,
@@ -98,26 +99,6 @@ def neutralise_row(row: Sequence[Any]) -> list[Any]:
         else cell
         for cell in row
     ]
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path, binary: bool = False) -> Iterator[Any]:
-    """A text (or `binary`) handle on a temporary file in the same folder, fsynced and renamed
-    over `path` when the block completes, so `path` is never seen half-written; removed when
-    the block or the rename fails."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    # Never through a link planted at the temporary name; the mode is left to the umask.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
-    mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": ""}
-    try:
-        with open(fd, **mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

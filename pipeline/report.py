@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.export import atomic_file, plain_cell, read_row_index, table_rows
+from pipeline.export import plain_cell, read_row_index, table_rows
+from pipeline.files import atomic_file
 from pipeline.spans import divergent_ranges
 from pipeline.stories import parse_published
 from pipeline.workbook import write_workbook

@@ -18,12 +18,12 @@ from typing import Any
 
 from pipeline.export import (
     FORMULA_PREFIXES,
-    atomic_file,
     changed_since_written,
     plain_cell,
     read_row_index,
     table_rows,
 )
+from pipeline.files import atomic_file
 
 WORKBOOK_FILE = "report.xlsx"
 # Sheets in this order; each is the table of the same name, its rows those of the shown
