@@ -44,24 +44,25 @@ class DistinctVectors:
     Identical sentences (boilerplate, a quote carried word for word) have identical vectors.
     Scoring each distinct vector once makes their scores identical too: BLAS rounding depends on
     where a row sits in memory, and a tie broken by rounding would make two runs over the same
-    corpus choose different partners.
+    corpus choose different partners. For the same reason the distinct vectors are in an order
+    of their own (by their bytes), not in the order the sentences came: on an AMD EPYC's
+    OpenBLAS kernels, the same corpus given in another order scored cosines one float32 step
+    apart.
     """
 
-    vectors: np.ndarray  # one row per distinct vector
+    vectors: np.ndarray  # one row per distinct vector, ordered by the vector's bytes
     of_row: np.ndarray  # row -> its distinct vector
 
     @classmethod
     def of(cls, vectors: np.ndarray) -> DistinctVectors:
-        number_of: dict[bytes, int] = {}
-        first_rows: list[int] = []
-        of_row = np.empty(len(vectors), dtype=np.int64)
-        for row, vector in enumerate(vectors):
-            key = vector.tobytes()
-            if key not in number_of:
-                number_of[key] = len(first_rows)
-                first_rows.append(row)
-            of_row[row] = number_of[key]
-        return cls(vectors[first_rows], of_row)
+        keys = [vector.tobytes() for vector in vectors]
+        first_row: dict[bytes, int] = {}
+        for row, key in enumerate(keys):
+            first_row.setdefault(key, row)
+        ordered = sorted(first_row)
+        number_of = {key: number for number, key in enumerate(ordered)}
+        of_row = np.fromiter((number_of[key] for key in keys), dtype=np.int64, count=len(keys))
+        return cls(vectors[[first_row[key] for key in ordered]], of_row)
 
     def cosines(self, rows_a: list[int], rows_b: np.ndarray) -> np.ndarray:
         """The |rows_a| x |rows_b| cosine block, computed once per pair of distinct vectors."""
@@ -379,6 +380,12 @@ class PairPlan:
     near_translation: bool
     merges: list[tuple[int, int, int, bool]]  # candidates for one-to-many links
 
+    def needs_model(self, pair: ArticlePair) -> bool:
+        """Whether texts_to_embed(pair) is not empty, without joining any sentences."""
+        if self.near_translation:
+            return len(pair.a) + len(pair.b) > 2
+        return bool(self.merges)
+
     def texts_to_embed(self, pair: ArticlePair) -> list[str]:
         if self.near_translation:
             return [
@@ -514,7 +521,7 @@ def align_stories(
         )
         found.append(known)
         for key, pair, plan in new:
-            if plan.texts_to_embed(pair):
+            if plan.needs_model(pair):
                 waiting.append((story, key, pair, plan))
             else:
                 finish([(story, key, pair, plan)])
