@@ -7,6 +7,7 @@ PREFECT_API_URL and executes its runs (scheduled, or triggered from the UI or AP
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,7 +46,14 @@ def scheduled_deployment(config_path: Path = SCHEDULED_CONFIG) -> RunnerDeployme
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m flows.serve")
     parser.add_argument("--config", type=Path, default=SCHEDULED_CONFIG, help="the runs' config")
-    serve(scheduled_deployment(parser.parse_args().config))
+    config = parser.parse_args().config
+    try:
+        serve(scheduled_deployment(config))
+    except KeyboardInterrupt:
+        # `make stop` asks the runner with SIGINT (flows/server.py). Once serving, Prefect
+        # catches it and shuts down; while the deployment is still being registered it does
+        # not, and a stop then wrote a KeyboardInterrupt traceback into serve.log.
+        print("stopped before the runner began serving", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,16 @@
 runner executes them, on a real server started as `make serve` starts it."""
 
 import csv
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 from datetime import datetime
 
 from prefect_server import (
+    PROJECT_ROOT,
     STAGES,
     api,
     deployment,
@@ -121,3 +127,36 @@ def test_the_log_check_catches_what_a_broken_scheduler_writes(tmp_path):
         "server.log: 16:17:37.301 | ERROR   | prefect.server.services.scheduler - Unexpected error",
         "server.log: Traceback (most recent call last):",
     ]
+
+
+def test_a_stop_while_the_runner_registers_its_deployment_leaves_no_traceback(tmp_path):
+    # `make stop` sends the runner SIGINT. Prefect catches it once serving, not while the
+    # deployment is being registered: a stop right after start (seen on a slow machine in the
+    # test above) wrote a KeyboardInterrupt traceback into serve.log. An API that accepts the
+    # connection and never answers holds the runner in registration, with no timing guessed.
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    config = scheduled_config_for_test(work, home)
+    with socket.socket() as silent_api:
+        silent_api.bind(("127.0.0.1", 0))
+        silent_api.listen()
+        silent_api.settimeout(120)
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": f"http://127.0.0.1:{silent_api.getsockname()[1]}/api",
+            "PREFECT_HOME": str(home),
+        }
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "flows.serve", "--config", str(config)],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            connection, _ = silent_api.accept()  # the runner is registering its deployment
+            runner.send_signal(signal.SIGINT)
+            _, stderr = runner.communicate(timeout=60)
+            connection.close()
+        finally:
+            runner.kill()
+    assert runner.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip() == "stopped before the runner began serving"
