@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from typing import Any
 def atomic_file(path: Path, binary: bool = False) -> Iterator[Any]:
     """A text (or `binary`) handle on a temporary file in the same folder, fsynced and renamed
     over `path` when the block completes, so `path` is never seen half-written; removed when
-    the block or the rename fails."""
-    temporary = path.with_name(f".{path.name}.tmp")
+    the block or the rename fails. Each writer has a temporary file of its own: two processes
+    writing one path at once (a run and the embedding server both saving the backend verdict)
+    each rename a whole file, the later one winning."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     # Never through a link planted at the temporary name; the mode is left to the umask.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": ""}
     try:
         with open(fd, **mode) as handle:
