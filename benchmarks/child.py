@@ -9,11 +9,13 @@ cost what no real model's output does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import time
 from pathlib import Path
 
+from benchmarks.stage_rounds import keeping_stages
 from pipeline.config import config_from_dict
 from pipeline.normalise import matching_key
 from pipeline.run import run
@@ -76,6 +78,9 @@ def main() -> None:
     parser.add_argument(
         "--accumulate", action="store_true", help="corpus.accumulate, as scheduled runs do"
     )
+    parser.add_argument(
+        "--keep-stages", type=Path, help="record the embed and align stages for stage_rounds.py"
+    )
     args = parser.parse_args()
     if args.reference:
         use_reference_english(args.reference)
@@ -92,9 +97,10 @@ def main() -> None:
             "corpus": {"accumulate": args.accumulate},
         }
     )
-    start = time.perf_counter()
-    result = run(args.input, config)
-    wall = time.perf_counter() - start
+    with keeping_stages(args.keep_stages) if args.keep_stages else contextlib.nullcontext():
+        start = time.perf_counter()
+        result = run(args.input, config)
+        wall = time.perf_counter() - start
     peak_kib = peak_rss_kib()
     summary = {"wall_s": wall, "peak_rss_mib": peak_kib / 1024, "run_dir": str(result.run_dir)}
     run_info = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
