@@ -7,21 +7,29 @@ PREFECT_API_URL and executes its runs (scheduled, or triggered from the UI or AP
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prefect import serve
-from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron, Interval
-
-from flows.align_articles import TAG, align_articles, config_name
 from pipeline.config import SCHEDULED_CONFIG, load_config
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+STOPPED_BEFORE_SERVING = "stopped before the runner began serving"
 
 
 def scheduled_deployment(config_path: Path = SCHEDULED_CONFIG) -> RunnerDeployment:
     """Schedule (cron, or interval_seconds where set), input folder and output folder come from
     the config file the runs use."""
+    # Prefect and the flow (trafilatura, torch...) load here, not at the top: main() must
+    # catch a stop that comes while they load, seconds on a slow machine.
+    from prefect.schedules import Cron, Interval
+
+    from flows.align_articles import TAG, align_articles, config_name
+
     config = load_config(config_path)
     schedule = config.schedule
     if schedule.interval_seconds is not None:
@@ -48,12 +56,17 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=SCHEDULED_CONFIG, help="the runs' config")
     config = parser.parse_args().config
     try:
+        from prefect import serve
+
         serve(scheduled_deployment(config))
     except KeyboardInterrupt:
         # `make stop` asks the runner with SIGINT (flows/server.py). Once serving, Prefect
-        # catches it and shuts down; while the deployment is still being registered it does
-        # not, and a stop then wrote a KeyboardInterrupt traceback into serve.log.
-        print("stopped before the runner began serving", file=sys.stderr)
+        # catches it and shuts down; while its libraries load or the deployment is being
+        # registered it does not, and a stop then wrote a KeyboardInterrupt traceback into
+        # serve.log. Out at once: a normal exit unwound the half-started Prefect's threads and
+        # aborted with "FATAL: exception not rethrown".
+        print(STOPPED_BEFORE_SERVING, file=sys.stderr, flush=True)
+        os._exit(0)
 
 
 if __name__ == "__main__":
