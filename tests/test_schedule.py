@@ -164,6 +164,7 @@ def test_a_stop_before_the_runner_serves_ends_it_in_one_line(tmp_path, phase):
             [sys.executable, "-m", "flows.serve", "--config", str(config)],
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
+        connection = None
         try:
             if phase == "loading Prefect":
                 deadline = time.monotonic() + 120
@@ -171,11 +172,12 @@ def test_a_stop_before_the_runner_serves_ends_it_in_one_line(tmp_path, phase):
                     time.sleep(0.02)  # Prefect goes on loading for seconds after this library
                 assert runner.poll() is None and _mapped(runner.pid, "pydantic_core")
             else:
-                connection, _ = silent_api.accept()
-                connection.close()
+                connection, _ = silent_api.accept()  # held open, unanswered, until the end
             runner.send_signal(signal.SIGINT)
             _, stderr = runner.communicate(timeout=60)
         finally:
             runner.kill()
+            if connection is not None:
+                connection.close()
     assert runner.returncode == 0, stderr
     assert stderr.strip() == "stopped before the runner began serving"
