@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m flows.serve")
     parser.add_argument("--config", type=Path, default=SCHEDULED_CONFIG, help="the runs' config")
     config = parser.parse_args().config
+    # A runner started from a background job inherits SIGINT ignored, and `make stop` would
+    # then wait out its deadline and kill it: stops are SIGINT (flows/server.py).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         from prefect import serve
 
