@@ -22,12 +22,11 @@ import contextlib
 import json
 import pickle
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pipeline.run as pipeline_run
+from benchmarks.common import timed
 from pipeline.embed import Embedder
 from pipeline.store import Store
 
@@ -65,12 +64,6 @@ def keeping_stages(folder: Path) -> Iterator[None]:
     (folder / ALIGN_CALL).write_bytes(pickle.dumps(align_calls[0]))
 
 
-def _seconds(function: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
-
-
 def one_round(folder: Path) -> dict[str, float]:
     """Seconds of the embed and the align stage on the inputs kept in `folder`."""
     embed_calls = pickle.loads((folder / EMBED_CALLS).read_bytes())
@@ -90,17 +83,12 @@ def one_round(folder: Path) -> dict[str, float]:
             for sentences in embed_calls:
                 pipeline_run.embed(sentences, embedder, embed_store, None)
 
-        def align_stage() -> tuple[pipeline_run.Aligned, float]:
-            align_embedder.encode(["loaded before the stage, as in a run"])
-            start = time.perf_counter()
-            aligned = pipeline_run.align_and_group(
-                embedded, untranslated, stories, published, align_embedder, align_store, config,
-                *rest,
-            )  # fmt: skip
-            return aligned, time.perf_counter() - start
-
-        embed_s = _seconds(embed_stage)
-        aligned, align_s = align_stage()
+        _, embed_s = timed(embed_stage)
+        align_embedder.encode(["loaded before the stage, as in a run"])
+        aligned, align_s = timed(
+            pipeline_run.align_and_group, embedded, untranslated, stories, published,
+            align_embedder, align_store, config, *rest,
+        )  # fmt: skip
     return {"embed": embed_s, "align": align_s, "align_embed": aligned.embed_seconds}
 
 
